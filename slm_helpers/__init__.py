@@ -17,6 +17,7 @@ _SUBMODULES = {
     "compare",
     "data",
     "environment",
+    "reference",
     "settings",
     "splits",
     "text",

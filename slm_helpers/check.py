@@ -90,7 +90,9 @@ def equal(got: Any, expected: Any, what: str, *, hint: str | None = None, quiet:
     _passed(what, quiet)
 
 
-def shape(got: Any, expected: tuple[int | None, ...], what: str, *, hint: str | None = None, quiet: bool = False) -> None:
+def shape(
+    got: Any, expected: tuple[int | None, ...], what: str, *, hint: str | None = None, quiet: bool = False
+) -> None:
     """Check an array's shape; ``None`` in ``expected`` matches any size."""
     _not_implemented(got, what, hint)
     actual = tuple(np.shape(got))
@@ -107,7 +109,9 @@ def true(condition: Any, what: str, *, got: Any = None, hint: str | None = None,
     _passed(what, quiet)
 
 
-def is_instance(got: Any, kind: type | tuple[type, ...], what: str, *, hint: str | None = None, quiet: bool = False) -> None:
+def is_instance(
+    got: Any, kind: type | tuple[type, ...], what: str, *, hint: str | None = None, quiet: bool = False
+) -> None:
     """Check the type of ``got``."""
     if not isinstance(got, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -115,7 +119,9 @@ def is_instance(got: Any, kind: type | tuple[type, ...], what: str, *, hint: str
     _passed(what, quiet)
 
 
-def raises(func: Callable[[], Any], error: type[BaseException], what: str, *, hint: str | None = None, quiet: bool = False) -> None:
+def raises(
+    func: Callable[[], Any], error: type[BaseException], what: str, *, hint: str | None = None, quiet: bool = False
+) -> None:
     """Check that calling ``func()`` raises ``error``."""
     try:
         result = func()

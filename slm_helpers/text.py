@@ -72,8 +72,14 @@ def oov_rate(tokenized: Iterable[Sequence[str]], vocabulary: Sequence[str]) -> f
     return missing / total
 
 
-def pad(sequences: Sequence[Sequence[int]], maxlen: int | None = None, *, value: int = 0,
-        padding: str = "post", truncating: str = "post") -> np.ndarray:
+def pad(
+    sequences: Sequence[Sequence[int]],
+    maxlen: int | None = None,
+    *,
+    value: int = 0,
+    padding: str = "post",
+    truncating: str = "post",
+) -> np.ndarray:
     """Pad or cut id sequences to one length, as ``keras.utils.pad_sequences`` does.
 
     Unlike Keras (whose default is ``"pre"``), padding and truncation default to ``"post"``:
@@ -87,13 +93,13 @@ def pad(sequences: Sequence[Sequence[int]], maxlen: int | None = None, *, value:
     out = np.full((len(sequences), maxlen), value, dtype=np.int32)
     for row, seq in enumerate(sequences):
         seq = list(seq)
-        seq = seq[:maxlen] if truncating == "post" else seq[max(0, len(seq) - maxlen):]
+        seq = seq[:maxlen] if truncating == "post" else seq[max(0, len(seq) - maxlen) :]
         if not seq:
             continue
         if padding == "post":
             out[row, : len(seq)] = seq
         else:
-            out[row, maxlen - len(seq):] = seq
+            out[row, maxlen - len(seq) :] = seq
     return out
 
 

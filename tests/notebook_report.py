@@ -9,6 +9,7 @@ bar for the mode (COURSE.md §7: 60 s fast / 300 s full, 1.5 GB in both).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -53,10 +54,8 @@ class RssMonitor(threading.Thread):
                 procs = [root, *root.children(recursive=True)]
                 total = 0
                 for proc in procs:
-                    try:
+                    with contextlib.suppress(psutil.NoSuchProcess):
                         total += proc.memory_info().rss
-                    except psutil.NoSuchProcess:
-                        pass
                 self.peak = max(self.peak, total)
             except psutil.NoSuchProcess:
                 return
@@ -71,8 +70,12 @@ class RssMonitor(threading.Thread):
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("notebook report")
     group.addoption("--notebook-report", default="build/notebooks.json", help="JSON report path")
-    group.addoption("--notebook-mode", default=None, choices=["fast", "full"],
-                    help="which bars apply (default: fast when SLM_FAST=1, else full)")
+    group.addoption(
+        "--notebook-mode",
+        default=None,
+        choices=["fast", "full"],
+        help="which bars apply (default: fast when SLM_FAST=1, else full)",
+    )
 
 
 def _mode(config: pytest.Config) -> str:

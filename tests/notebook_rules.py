@@ -53,8 +53,11 @@ def structure_problems(nb: dict[str, Any]) -> list[str]:
     problems = []
     first = nb["cells"][0]
     h1 = [
-        line for c in nb["cells"] if c["cell_type"] == "markdown"
-        for line in source(c).splitlines() if re.match(r"^# \S", line)
+        line
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for line in source(c).splitlines()
+        if re.match(r"^# \S", line)
     ]
     if len(h1) != 1:
         problems.append(f"expected exactly one H1 title, found {len(h1)}")
@@ -72,8 +75,7 @@ def structure_problems(nb: dict[str, Any]) -> list[str]:
 def exercises(nb: dict[str, Any]) -> list[dict[str, Any]]:
     """Autograded test cells (nbgrader ``grade: true`` code cells)."""
     return [
-        c for c in nb["cells"]
-        if c["cell_type"] == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")
+        c for c in nb["cells"] if c["cell_type"] == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")
     ]
 
 
@@ -104,7 +106,9 @@ def nbgrader_problems(nb: dict[str, Any], min_exercises: int = 3) -> list[str]:
             if "### BEGIN SOLUTION" not in text or "### END SOLUTION" not in text:
                 problems.append(f"cell {i} ({meta['grade_id']}): solution cell without BEGIN/END SOLUTION")
             if not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
-                problems.append(f"cell {i} ({meta['grade_id']}): solution cell should be collapsed (jupyter.source_hidden)")
+                problems.append(
+                    f"cell {i} ({meta['grade_id']}): solution cell should be collapsed (jupyter.source_hidden)"
+                )
         if meta["grade"] and cell["cell_type"] == "code":
             if "### BEGIN HIDDEN TESTS" not in text or "### END HIDDEN TESTS" not in text:
                 problems.append(f"cell {i} ({meta['grade_id']}): test cell without hidden tests")

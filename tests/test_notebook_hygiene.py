@@ -54,19 +54,51 @@ def test_grade_ids_unique_across_lessons():
 def test_rules_catch_a_dirty_notebook():
     """The checks above are not vacuous: a notebook breaking each rule is reported."""
     dirty = {
-        "metadata": {"kernelspec": {"name": "python3"}, "language_info": {"name": "python", "version": "3.11.7"},
-                     "widgets": {}},
+        "metadata": {
+            "kernelspec": {"name": "python3"},
+            "language_info": {"name": "python", "version": "3.11.7"},
+            "widgets": {},
+        },
         "cells": [
-            {"id": "a", "cell_type": "code", "source": "1", "metadata": {"ExecuteTime": {}},
-             "outputs": [{"output_type": "stream"}], "execution_count": 3},
-            {"id": "a", "cell_type": "code", "source": "x = 1\n", "outputs": [], "execution_count": None,
-             "metadata": {"nbgrader": {"grade": True, "solution": False, "locked": False,
-                                       "grade_id": "ex1", "schema_version": 3}}},
+            {
+                "id": "a",
+                "cell_type": "code",
+                "source": "1",
+                "metadata": {"ExecuteTime": {}},
+                "outputs": [{"output_type": "stream"}],
+                "execution_count": 3,
+            },
+            {
+                "id": "a",
+                "cell_type": "code",
+                "source": "x = 1\n",
+                "outputs": [],
+                "execution_count": None,
+                "metadata": {
+                    "nbgrader": {
+                        "grade": True,
+                        "solution": False,
+                        "locked": False,
+                        "grade_id": "ex1",
+                        "schema_version": 3,
+                    }
+                },
+            },
         ],
     }
     problems = hygiene_problems(dirty) + nbgrader_problems(dirty)
     text = "\n".join(problems)
-    for expected in ("machine-specific", "language_info", "stored outputs", "execution count",
-                     "metadata ['ExecuteTime']", "unique id", "points", "hidden tests",
-                     "visible check", "locked", "at least 3"):
+    for expected in (
+        "machine-specific",
+        "language_info",
+        "stored outputs",
+        "execution count",
+        "metadata ['ExecuteTime']",
+        "unique id",
+        "points",
+        "hidden tests",
+        "visible check",
+        "locked",
+        "at least 3",
+    ):
         assert expected in text, f"rule not enforced: {expected}\n{text}"

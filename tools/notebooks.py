@@ -25,8 +25,12 @@ KEEP_CELL_METADATA = {"nbgrader", "jupyter", "tags", "editable", "deletable"}
 
 def _nbgrader(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: float | None) -> dict[str, Any]:
     meta: dict[str, Any] = {
-        "grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-        "solution": solution, "task": False,
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
     }
     if grade:
         meta["points"] = points
@@ -48,8 +52,11 @@ def exercise_text(text: str, grade_id: str) -> nbformat.NotebookNode:
 
 def solution(text: str, grade_id: str) -> nbformat.NotebookNode:
     """The learner's cell: ``### BEGIN SOLUTION`` ... ``### END SOLUTION``, collapsed."""
-    return code(text, nbgrader=_nbgrader(grade_id, grade=False, solution=True, locked=False, points=None),
-                jupyter={"source_hidden": True})
+    return code(
+        text,
+        nbgrader=_nbgrader(grade_id, grade=False, solution=True, locked=False, points=None),
+        jupyter={"source_hidden": True},
+    )
 
 
 def tests(text: str, grade_id: str, points: float = 1) -> nbformat.NotebookNode:

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import loaders
 from .decoding import DataEncodingError, decode_bytes, read_text
-from .fetch import (
+from .fetching import (
     DATA_DIR_ENV,
     MIRROR_ENV,
     ChecksumError,
@@ -72,9 +72,7 @@ def load(name: str, *, progress: bool = True) -> Any:
         return _LOADERS[key](progress=progress)
     if key in _OFFLINE:
         return _OFFLINE[key]()
-    raise UnknownDatasetError(
-        f"unknown dataset {name!r}; known datasets: {', '.join(known_names())}"
-    )
+    raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(known_names())}")
 
 
 def describe(name: str) -> str:
@@ -93,9 +91,29 @@ def describe(name: str) -> str:
 
 
 __all__ = [
-    "AnalogySections", "CharCorpus", "ChecksumError", "ClassificationDataset", "DATASETS",
-    "DATA_DIR_ENV", "DataEncodingError", "DataError", "DataUnavailableError", "DatasetInfo",
-    "MIRROR_ENV", "OFFLINE_CORPORA", "RemoteFile", "TextSplit", "UnknownDatasetError",
-    "WordPairs", "cache_dir", "decode_bytes", "describe", "fetch", "known_names", "load",
-    "mirror_dirs", "read_text", "sha256_of",
+    "AnalogySections",
+    "CharCorpus",
+    "ChecksumError",
+    "ClassificationDataset",
+    "DATASETS",
+    "DATA_DIR_ENV",
+    "DataEncodingError",
+    "DataError",
+    "DataUnavailableError",
+    "DatasetInfo",
+    "MIRROR_ENV",
+    "OFFLINE_CORPORA",
+    "RemoteFile",
+    "TextSplit",
+    "UnknownDatasetError",
+    "WordPairs",
+    "cache_dir",
+    "decode_bytes",
+    "describe",
+    "fetch",
+    "known_names",
+    "load",
+    "mirror_dirs",
+    "read_text",
+    "sha256_of",
 ]

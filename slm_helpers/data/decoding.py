@@ -13,7 +13,10 @@ class DataEncodingError(ValueError):
 # UTF-8 read as Latin-1/Windows-1252 turns "é" into "Ã©": a capital A-tilde or A-circumflex
 # followed by a character from the 0x80-0xBF range. Real English/French text almost never
 # has that pair, so its presence means the encoding is wrong.
-_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u201e\u2020-\u2122\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]")
+_MOJIBAKE = re.compile(
+    "[\u00c2\u00c3][\u0080-\u00bf\u2018-\u201e\u2020-\u2122"
+    "\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]"
+)
 
 
 def decode_bytes(raw: bytes, encoding: str, *, source: str) -> str:
@@ -26,7 +29,7 @@ def decode_bytes(raw: bytes, encoding: str, *, source: str) -> str:
     except UnicodeDecodeError as exc:
         context = raw[max(0, exc.start - 20) : exc.end + 20]
         raise DataEncodingError(
-            f"{source}: byte {exc.start} ({raw[exc.start:exc.end]!r}) is not valid {encoding}; "
+            f"{source}: byte {exc.start} ({raw[exc.start : exc.end]!r}) is not valid {encoding}; "
             f"around it: {context!r}. The file is not {encoding}: check the encoding the "
             "registry documents for it, or whether the file is corrupt."
         ) from exc
@@ -36,7 +39,7 @@ def decode_bytes(raw: bytes, encoding: str, *, source: str) -> str:
             start = max(0, match.start() - 20)
             raise DataEncodingError(
                 f"{source}: decoding as {encoding} produced {match.group()!r} in "
-                f"{text[start:match.end() + 20]!r}, which is UTF-8 read as a single-byte "
+                f"{text[start : match.end() + 20]!r}, which is UTF-8 read as a single-byte "
                 "encoding (mojibake). Decode this file as utf-8."
             )
     return text

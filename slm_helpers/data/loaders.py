@@ -9,7 +9,7 @@ import numpy as np
 
 from ..splits import stratified_group_split
 from .decoding import read_text, split_lines
-from .fetch import fetch
+from .fetching import fetch
 from .registry import DATASETS, MR_FILES, SHAKESPEARE_FILE, SST_FILES, TREC_FILES, DatasetInfo, RemoteFile
 
 SPLIT_SEED = 13
@@ -87,11 +87,13 @@ def load_sst2(progress: bool = True) -> ClassificationDataset:
 
 def load_trec(progress: bool = True) -> ClassificationDataset:
     full_train, test = (_labelled_lines(f, progress) for f in TREC_FILES)
-    train_idx, dev_idx = stratified_group_split(
-        full_train.texts, full_train.labels, (0.9, 0.1), seed=SPLIT_SEED
-    )
+    train_idx, dev_idx = stratified_group_split(full_train.texts, full_train.labels, (0.9, 0.1), seed=SPLIT_SEED)
     return ClassificationDataset(
-        "trec", full_train.subset(train_idx), full_train.subset(dev_idx), test, TREC_LABELS,
+        "trec",
+        full_train.subset(train_idx),
+        full_train.subset(dev_idx),
+        test,
+        TREC_LABELS,
         DATASETS["trec"],
     )
 

