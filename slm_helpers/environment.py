@@ -46,6 +46,7 @@ class EnvironmentReport:
     data_mirrors: list[str]
     versions: dict[str, str | None]
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +64,7 @@ class EnvironmentReport:
             f"mirrors     {', '.join(self.data_mirrors) or f'none ({MIRROR_ENV} not set: data is downloaded)'}",
         ]
         out += [f"{name:24}{version or 'NOT INSTALLED'}" for name, version in self.versions.items()]
+        out += [f"WARNING: {w}" for w in self.warnings]
         out += [f"PROBLEM: {p}" for p in self.problems] or ["All checks passed."]
         return out
 
@@ -152,7 +154,7 @@ def check_environment(*, with_gpu: bool = True, constraints: str | Path | None =
         if not Path(folder).is_dir():
             report.problems.append(f"{MIRROR_ENV} lists {folder}, which is not a folder")
     if report.ram_available_gb < MIN_RAM_GB:
-        report.problems.append(
+        report.warnings.append(
             f"only {report.ram_available_gb:.1f} GB RAM available; full-mode lessons need about "
             f"{MIN_RAM_GB} GB: close other programs or use fast mode (SLM_FAST=1)"
         )

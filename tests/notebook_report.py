@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import psutil
@@ -76,6 +76,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=["fast", "full"],
         help="which bars apply (default: fast when SLM_FAST=1, else full)",
     )
+    group.addoption("--notebook-bar-seconds", type=float, default=None, help="override the time bar")
+    group.addoption("--notebook-bar-mb", type=float, default=None, help="override the memory bar")
 
 
 def _mode(config: pytest.Config) -> str:
@@ -124,15 +126,23 @@ def pytest_runtest_setup(item: pytest.Item):
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     last_cell = _is_cell(item) and (nextitem is None or nextitem.parent is not item.parent)
     if last_cell:
-        _finish(_runs(item.config)[str(item.parent.path)])
+        _finish(_runs(item.config)[str(item.parent.path)], _bar(item.config))
     yield
 
 
-def _finish(run: NotebookRun) -> None:
+def _bar(config: pytest.Config) -> dict[str, float]:
+    bar = dict(BARS[_mode(config)])
+    if config.getoption("--notebook-bar-seconds") is not None:
+        bar["seconds"] = config.getoption("--notebook-bar-seconds")
+    if config.getoption("--notebook-bar-mb") is not None:
+        bar["rss_mb"] = config.getoption("--notebook-bar-mb")
+    return bar
+
+
+def _finish(run: NotebookRun, bar: dict[str, float]) -> None:
     run.seconds = time.perf_counter() - run._start
     if run._monitor is not None:
         run.peak_rss_mb = run._monitor.stop() / 2**20
-    bar = BARS[run.mode]
     if run.seconds > bar["seconds"]:
         run.over_bar.append(f"{run.seconds:.0f} s > {bar['seconds']:.0f} s")
     if run.peak_rss_mb > bar["rss_mb"]:
@@ -158,7 +168,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     records = []
     for run in sorted(runs.values(), key=lambda r: r.notebook):
-        record = {k: v for k, v in asdict(run).items() if not k.startswith("_")}
+        record = {f.name: getattr(run, f.name) for f in fields(run) if not f.name.startswith("_")}
         record["seconds"] = round(record["seconds"], 1)
         record["peak_rss_mb"] = round(record["peak_rss_mb"])
         records.append(record)
@@ -172,7 +182,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not runs:
         return
     mode = _mode(config)
-    bar = BARS[mode]
+    bar = _bar(config)
     tr = terminalreporter
     tr.section(f"notebooks ({mode} mode; bar {bar['seconds']:.0f} s, {bar['rss_mb']:.0f} MB)")
     tr.write_line(f"{'notebook':44} {'cells':>5} {'wall s':>8} {'peak MB':>8}  verdict")

@@ -1,0 +1,46 @@
+"""The notebook harness really measures time and memory, and fails a notebook over a bar."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_harness(tmp_path: Path, source: str, *bar_options: str) -> tuple[int, str, dict]:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    report = tmp_path / "report.json"
+    cmd = [
+        sys.executable, "-m", "pytest", "-q", "-p", "tests.notebook_report", "--nbval-lax", "--nbval-current-env",
+        "-p", "no:cacheprovider", f"--rootdir={tmp_path}", str(path), f"--notebook-report={report}",
+        "--notebook-mode=fast", *bar_options,
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout, json.loads(report.read_text())
+
+
+def test_measures_and_fails_a_notebook_over_the_bars(tmp_path):
+    code, out, report = run_harness(
+        tmp_path,
+        "import time, numpy as np\nblock = np.ones(400 * 2**20 // 8)\ntime.sleep(1.5)",
+        "--notebook-bar-seconds=1",
+        "--notebook-bar-mb=300",
+    )
+    (record,) = report["notebooks"]
+    assert record["seconds"] >= 1.5 and record["peak_rss_mb"] >= 400
+    assert code != 0, "a notebook over the bar must fail the run"
+    assert "OVER BAR" in out and "probe.ipynb" in out
+
+
+def test_passes_a_notebook_under_the_bars(tmp_path):
+    code, out, report = run_harness(tmp_path, "x = 1 + 1")
+    assert code == 0, out
+    assert report["notebooks"][0]["over_bar"] == [] and report["notebooks"][0]["peak_rss_mb"] > 10
