@@ -136,7 +136,8 @@ def learn_bpe(word_counts: dict[str, int] | Counter[str], num_merges: int) -> li
     adjacent pair (counted over all words, weighted by word frequency) is merged. Ties go
     to the pair that sorts first, so the result is deterministic. Pair counts are updated
     incrementally (only words containing the merged pair are touched) and the best pair is
-    found with a lazy max-heap, so thousands of merges take seconds, not minutes.
+    found with a lazy max-heap (stale entries are re-pushed at their true count when popped),
+    so thousands of merges take seconds, not minutes.
     """
     if num_merges < 0:
         raise ValueError(f"num_merges must be >= 0, got {num_merges}")
@@ -154,29 +155,32 @@ def learn_bpe(word_counts: dict[str, int] | Counter[str], num_merges: int) -> li
     merges: list[tuple[str, str]] = []
     while len(merges) < num_merges and heap:
         neg, pair = heapq.heappop(heap)
-        if counts.get(pair, 0) != -neg:
-            continue  # stale entry: the count changed since it was pushed
-        if -neg < 2:
+        current = counts.get(pair, 0)
+        if current != -neg:
+            # Stale entry (the count fell since it was pushed): put it back at its true count.
+            if current > 0:
+                heapq.heappush(heap, (-current, pair))
+            continue
+        if current < 2:
             break  # merging a pair seen once only memorises that word
         merges.append(pair)
-        changed: set[tuple[str, str]] = set()
+        grown: set[tuple[str, str]] = set()
         for i in sorted(where.pop(pair, ())):
-            old = words_[i]
-            new = _merge_word(old, pair)
-            for p, n in _pairs(old).items():
-                counts[p] -= n * freqs[i]
-                changed.add(p)
-            for p, n in _pairs(new).items():
-                counts[p] += n * freqs[i]
-                where.setdefault(p, set()).add(i)
-                changed.add(p)
+            new = _merge_word(words_[i], pair)
+            before, after = _pairs(words_[i]), _pairs(new)
+            for p in before.keys() | after.keys():
+                delta = after.get(p, 0) - before.get(p, 0)
+                if delta:
+                    counts[p] += delta * freqs[i]
+                if delta > 0:  # only pairs with the new symbol appear or grow
+                    where.setdefault(p, set()).add(i)
+                    grown.add(p)
             words_[i] = new
         counts.pop(pair, None)
-        for p in changed:
+        # Only counts that may have grown need a new heap entry; falling ones are fixed lazily.
+        for p in grown:
             if counts.get(p, 0) > 0:
                 heapq.heappush(heap, (-counts[p], p))
-            else:
-                counts.pop(p, None)
     return merges
 
 
