@@ -18,6 +18,7 @@ _SUBMODULES = {
     "data",
     "environment",
     "reference",
+    "selfcheck",
     "settings",
     "splits",
     "text",
