@@ -16,13 +16,15 @@ export SLM_DATA_MIRROR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: clean-notebooks lab test lint unit notebooks bench-notebooks test-binder constraints student clean help
+.PHONY: course student bench clean-notebooks lab test lint unit notebooks bench-notebooks test-binder constraints student clean help
 
 help:
 	@echo "make lab              open JupyterLab on notebooks/ (creates .venv on first use)"
 	@echo "make test             ruff + unit tests + every notebook in fast mode (CI runs this)"
 	@echo "make bench-notebooks  every notebook in full mode, with times and peak memory"
 	@echo "make test-binder      build a fresh venv from binder/ only and run lesson 00"
+	@echo "make student          student versions of every lesson in build/course/release (nbgrader)"
+	@echo "make bench            train the lesson 08/09 models in full mode; print the results table"
 	@echo "make constraints      re-resolve constraints.txt (maintainers)"
 
 # The stamp is written only after venv creation finished, so an interrupted run starts over.
@@ -60,6 +62,16 @@ bench-notebooks: $(VENV)/.dev
 	env -u SLM_FAST $(BIN)/python -m pytest -q -p tests.notebook_report --nbval-lax --nbval-current-env \
 	    --nbval-cell-timeout=1200 -o testpaths=notebooks notebooks/ --notebook-report=build/notebooks-full.json \
 	    --notebook-mode=full
+
+# Instructors: the nbgrader course folder is generated from notebooks/ (never committed).
+course: $(VENV)/.dev
+	$(BIN)/python -c "from slm_helpers import grading; grading.prepare_course('build/course', 'notebooks')"
+
+student: $(VENV)/.dev
+	$(BIN)/slm-course release --course build/course
+
+bench: $(VENV)/.dev
+	env -u SLM_FAST $(BIN)/python -m tools.bench
 
 test-binder:
 	bash tests/binder_smoke.sh
