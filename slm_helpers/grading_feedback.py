@@ -11,10 +11,16 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
 CHECK_LABEL = re.compile(r"✗ (.+)")
 HIDDEN_MESSAGE = "A hidden test failed: this exercise is not fully correct yet."
+KNOWN = {
+    "CellTimeoutError": "The cell ran past the time limit and was stopped (an infinite loop?).",
+    "KeyboardInterrupt": "The cell ran past the time limit and was stopped (an infinite loop?).",
+    "MemoryError": "The code used more memory than grading allows and was stopped.",
+}
 
 
 def _visible_name_error(output, visible: str) -> bool:
@@ -27,6 +33,9 @@ def _visible_name_error(output, visible: str) -> bool:
 
 class HideHiddenTestErrors(Preprocessor):
     """Sanitize error outputs of graded cells."""
+
+    # nbconvert preprocessors are off unless enabled; nbgrader registers this one as a class.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         meta = cell.get("metadata", {}).get("nbgrader", {})

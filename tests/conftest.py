@@ -17,8 +17,8 @@ def _private_data_cache(tmp_path_factory: pytest.TempPathFactory):
     yield
 
 
-@pytest.fixture
-def needs_data():
+@pytest.fixture(scope="session")
+def needs_data():  # noqa: PT004 - a skip guard, used for its side effect
     """Skip loudly when neither a mirror nor the network can provide the course data."""
     if not os.environ.get("SLM_DATA_MIRROR"):
         pytest.skip("SLM_DATA_MIRROR is not set (make sets it when ../shared/data exists)")
