@@ -19,6 +19,7 @@ _SUBMODULES = {
     "environment",
     "reference",
     "selfcheck",
+    "sharing",
     "settings",
     "splits",
     "text",

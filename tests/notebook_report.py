@@ -51,10 +51,14 @@ class RssMonitor(threading.Thread):
             return
         while not self._stop_event.is_set():
             try:
-                procs = [root, *root.children(recursive=True)]
-                total = 0
-                for proc in procs:
+                kernel_cmd = root.cmdline()
+                total = root.memory_info().rss
+                for proc in root.children(recursive=True):
                     with contextlib.suppress(psutil.NoSuchProcess):
+                        # A child that was just forked (e.g. before exec'ing git) still shows the
+                        # kernel's command line and reports the kernel's pages: don't count them twice.
+                        if proc.cmdline() == kernel_cmd:
+                            continue
                         total += proc.memory_info().rss
                 self.peak = max(self.peak, total)
             except psutil.NoSuchProcess:

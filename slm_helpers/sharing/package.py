@@ -1,0 +1,79 @@
+"""A model package: the Keras directory format, a model card and a manifest, in one folder.
+
+::
+
+    sst2-cnn/
+      config.json          the architecture (JSON; no code unless a Lambda layer hides some)
+      metadata.json        Keras version and save date
+      model.weights.h5     every weight, plain HDF5 arrays
+      assets/...           the TextVectorization vocabulary (text), so the model takes raw strings
+      README.md            the model card (Hugging Face YAML header + Markdown)
+      manifest.json        SHA-256 and size of every other file
+
+The same folder is what a hub stores per version; ``keras.saving.load_model`` reads it as
+is, and it is also the layout Keras itself uploads to the Hugging Face Hub.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .card import CARD_NAME
+from .manifest import verify_folder, write_manifest
+from .safety import check_safe_files
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
+
+KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
+
+
+def package_model(model: Any, folder: str | Path, *, card: ModelCard | str, overwrite: bool = False) -> Path:
+    """Save ``model`` with its card and manifest into ``folder``, all or nothing.
+
+    Everything is written into a hidden staging folder beside ``folder`` and moved into
+    place with one rename, so an interrupted call never leaves a half-written package.
+    """
+    import keras
+
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it, or choose a new folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        keras.saving.save_model(model, staging, zipped=False)
+        (staging / CARD_NAME).write_text(str(card), encoding="utf-8")
+        check_safe_files(staging)
+        write_manifest(staging)
+        if folder.exists():
+            old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(folder, old)
+            os.rename(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def load_model(folder: str | Path, *, expected_digest: str | None = None) -> Any:
+    """Verify a package against its manifest and load it with Keras in safe mode.
+
+    Raises ``TamperedFileError`` for changed, missing or extra files, ``UnsafeFileError``
+    for formats that could run code, and Keras's ``ValueError`` for a ``Lambda`` layer.
+    """
+    import keras
+
+    folder = Path(folder)
+    verify_folder(folder, expected_digest=expected_digest)
+    check_safe_files(folder)
+    missing = [name for name in KERAS_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: not a Keras directory-format model, missing {missing}")
+    return keras.saving.load_model(folder, safe_mode=True)
