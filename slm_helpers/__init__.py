@@ -16,6 +16,7 @@ _SUBMODULES = {
     "check",
     "compare",
     "data",
+    "embeddings",
     "environment",
     "reference",
     "selfcheck",
