@@ -47,7 +47,7 @@ lab: $(VENV)/.learner
 	$(BIN)/jupyter lab notebooks/
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check slm_helpers tests tools notebooks
+	$(BIN)/ruff check slm_helpers tests tools notebooks benchmarks
 
 unit: $(VENV)/.dev
 	$(BIN)/python -m pytest tests -q

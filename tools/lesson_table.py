@@ -1,6 +1,7 @@
 """Print the README's lesson table from the measured notebook reports.
 
     python -m tools.lesson_table docs/measurements/notebooks-fast.json docs/measurements/notebooks-full.json
+    python -m tools.lesson_table --merge docs/measurements/notebooks-full.json build/notebooks-bench.json
 
 The reports are written by ``make test`` (fast mode) and ``make bench-notebooks`` (full
 mode); nothing in the table is typed in by hand.
@@ -39,6 +40,18 @@ def table(fast: Path | None, full: Path | None, notebooks: Path = Path("notebook
     return "\n".join(rows)
 
 
+def merge(into: Path, *reports: Path) -> None:
+    """Put the runs of ``reports`` into the report ``into`` (a later run of a notebook replaces an earlier one)."""
+    runs = _by_name(into)
+    for report in reports:
+        runs.update(_by_name(report))
+    mode = json.loads(into.read_text())["mode"] if into.exists() else "full"
+    into.write_text(json.dumps(dict(mode=mode, notebooks=[runs[k] for k in sorted(runs)]), indent=2) + "\n")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--merge"]:  # python -m tools.lesson_table --merge INTO REPORT...
+        merge(Path(sys.argv[2]), *map(Path, sys.argv[3:]))
+        raise SystemExit(0)
     args = [Path(a) for a in sys.argv[1:3]] + [None, None]
     print(table(args[0], args[1]))
