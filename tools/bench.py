@@ -42,7 +42,7 @@ def run_benchmarks(folder: Path = Path("benchmarks"), failed: list[str] | None =
 def markdown(rows: list[dict]) -> str:
     def fmt(v: object) -> str:
         if isinstance(v, float):
-            return f"{v:.3f}" if abs(v) < 10 else f"{v:.0f}"
+            return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"  # 82.7 % must not print as 83
         return "—" if v is None else str(v)
 
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
