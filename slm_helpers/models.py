@@ -310,8 +310,9 @@ def _embedding(
         init: Any = keras.initializers.Constant(embeddings)
     else:
         init = keras.initializers.RandomUniform(-init_scale, init_scale)
-    return keras.layers.Embedding(vocab_size, embedding_dim, embeddings_initializer=init, mask_zero=mask_zero,
-                                  name="embedding")
+    return keras.layers.Embedding(
+        vocab_size, embedding_dim, embeddings_initializer=init, mask_zero=mask_zero, name="embedding"
+    )
 
 
 def _check_sizes(vocab_size: int, num_classes: int) -> None:
@@ -361,7 +362,11 @@ def build_cnn(
     pooled = []
     for k in kernel_sizes:
         conv = keras.layers.Conv1D(
-            filters, k, padding="same" if mask_padding else "valid", activation="relu", kernel_regularizer=reg,
+            filters,
+            k,
+            padding="same" if mask_padding else "valid",
+            activation="relu",
+            kernel_regularizer=reg,
             name=f"conv_{k}",
         )(x)
         if mask_padding:
@@ -406,10 +411,10 @@ def build_bilstm(
 
 def compile_classifier(model: Any, learning_rate: float = 1e-3) -> Any:
     """Compile with Adam, sparse categorical cross-entropy and accuracy; return the model."""
-    import keras
+    from slm_helpers.optimizers import FusedAdam
 
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=FusedAdam(learning_rate),  # keras.optimizers.Adam's update, in one fused kernel
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -471,6 +476,11 @@ def train_classifier(
     found on dev). The test set is never touched here.
     """
     train_ds = make_dataset(*train, batch_size=batch_size, shuffle=True, seed=seed)
+    # One endless iterator for the whole fit (each pass still reshuffles with its own seed):
+    # Keras would otherwise make and tear down a generator-backed iterator every epoch, a
+    # pause of about a second that, over the many short epochs of a lesson, adds up to minutes.
+    steps_per_epoch = len(train_ds)
+    train_ds = train_ds.repeat()
     callbacks = []
     if dev is None:
         if patience is not None:
@@ -482,7 +492,13 @@ def train_classifier(
             callbacks.append(early_stopping(epochs if patience is None else patience, restore_best=restore_best))
     start = time.perf_counter()
     history = model.fit(
-        train_ds, validation_data=dev_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=verbose
+        train_ds,
+        validation_data=dev_ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=verbose,
     )
     seconds = time.perf_counter() - start
     dev_probs = None if dev is None else predict_proba(model, dev[0])
@@ -678,4 +694,3 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
