@@ -418,6 +418,9 @@ def compile_classifier(model: Any, learning_rate: float = 1e-3) -> Any:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    from slm_helpers.training import build_training_state
+
+    build_training_state(model, np.ones((1, 8), dtype=np.int32), np.zeros((1,), dtype=np.int64))
     return model
 
 

@@ -777,6 +777,15 @@ def compile_for_fine_tuning(model: Any, total_steps: int, peak_lr: float = 1e-4,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    from slm_helpers.training import build_training_state
+
+    inputs = model.input
+    if isinstance(inputs, dict) and set(inputs) == {"hidden", "padding_mask"}:  # classifier_top
+        example = {
+            "hidden": np.zeros((1, 8, inputs["hidden"].shape[-1]), np.float32),
+            "padding_mask": np.ones((1, 8), np.int32),
+        }
+        build_training_state(model, example, np.zeros((1,), np.int32))  # one trace of the training step, not two
     return model
 
 

@@ -71,8 +71,9 @@ def windows_dataset(tokens: np.ndarray, starts: np.ndarray, block_size: int, bat
         raise ValueError(f"tokens should be one 1-D stream of ids, got shape {tokens.shape}")
     starts = np.asarray(starts, dtype=np.int64)
     if starts.size and (starts.min() < 0 or starts.max() + block_size + 1 > len(tokens)):
-        raise ValueError(f"window starts should lie in [0, {len(tokens) - block_size - 1}], "
-                         f"got [{starts.min()}, {starts.max()}]")
+        raise ValueError(
+            f"window starts should lie in [0, {len(tokens) - block_size - 1}], got [{starts.min()}, {starts.max()}]"
+        )
     stream = tf.constant(tokens.astype(np.int32))
     offsets = tf.range(block_size + 1, dtype=tf.int64)
 
@@ -97,7 +98,7 @@ def random_windows(
     def data(first_step: int, num_steps: int) -> Any:
         if not 0 <= first_step <= steps or first_step + num_steps > steps:
             raise ValueError(f"steps {first_step}..{first_step + num_steps} are outside this run's {steps} steps")
-        chosen = starts[first_step * batch_size:(first_step + num_steps) * batch_size]
+        chosen = starts[first_step * batch_size : (first_step + num_steps) * batch_size]
         return windows_dataset(tokens, chosen, block_size, batch_size)
 
     data.steps = steps  # type: ignore[attr-defined]
@@ -172,8 +173,9 @@ def _callback_classes() -> dict[str, type]:
         the same plot.
         """
 
-        def __init__(self, *, steps_per_epoch: int, title: str = "", min_interval: float = 2.0,
-                     curves: Curves | None = None) -> None:
+        def __init__(
+            self, *, steps_per_epoch: int, title: str = "", min_interval: float = 2.0, curves: Curves | None = None
+        ) -> None:
             super().__init__()
             self.steps_per_epoch, self.title, self.min_interval = steps_per_epoch, title, min_interval
             self.curves = curves if curves is not None else Curves()
@@ -306,11 +308,30 @@ class TrainingInterrupted(RuntimeError):
     """Raised by :func:`stop_after` to simulate a run that dies mid-way."""
 
 
-def live_plot(*, steps_per_epoch: int, title: str = "", min_interval: float = 2.0,
-              curves: Curves | None = None) -> Any:
+def build_training_state(model: Any, x: Any, y: Any) -> None:
+    """Create a compiled model's optimizer, loss and metric variables now, eagerly.
+
+    Keras creates them inside the first traced training (and evaluation) step, and a
+    ``tf.function`` that creates variables is traced a second time: a second or more per
+    model on 2 cores (lesson 08 trains about twenty-five). One eager forward pass on a small
+    example batch ``x`` with labels ``y`` creates them up front. Nothing is trained: the
+    model runs in inference mode (no dropout draws), and the metric totals it touches are
+    reset (``fit`` resets them at every epoch anyway).
+    """
+    if model.optimizer is None:
+        raise ValueError("compile the model before building its training state")
+    predictions = model(x, training=False)
+    model.compute_loss(x=x, y=y, y_pred=predictions)
+    model.compute_metrics(x, y, predictions, sample_weight=None)
+    model.reset_metrics()
+    model.optimizer.build(model.trainable_variables)
+
+
+def live_plot(*, steps_per_epoch: int, title: str = "", min_interval: float = 2.0, curves: Curves | None = None) -> Any:
     """A Keras callback that redraws the loss curves in place (see ``LivePlot``)."""
-    return _callback_classes()["LivePlot"](steps_per_epoch=steps_per_epoch, title=title,
-                                           min_interval=min_interval, curves=curves)
+    return _callback_classes()["LivePlot"](
+        steps_per_epoch=steps_per_epoch, title=title, min_interval=min_interval, curves=curves
+    )
 
 
 def throughput(tokens_per_step: int | None = None) -> Any:
@@ -361,8 +382,9 @@ def load_checkpoint(model: Any, directory: str | Path) -> CheckpointState | None
     if not state_path.exists():
         return None
     if not weights_path.exists():
-        raise FileNotFoundError(f"{state_path} exists but {weights_path} is missing; "
-                                f"delete {directory} to start from scratch")
+        raise FileNotFoundError(
+            f"{state_path} exists but {weights_path} is missing; delete {directory} to start from scratch"
+        )
     if not model.built:
         raise ValueError("build the model (call it on a batch or give keras.Input shapes) before resuming")
     if model.optimizer is None:
@@ -374,8 +396,10 @@ def load_checkpoint(model: Any, directory: str | Path) -> CheckpointState | None
     state = CheckpointState(**raw)
     found = int(model.optimizer.iterations.numpy())
     if found != state.optimizer_iterations:
-        raise RuntimeError(f"the optimizer restored {found} iterations, the checkpoint says "
-                           f"{state.optimizer_iterations}; was the model compiled with another optimizer?")
+        raise RuntimeError(
+            f"the optimizer restored {found} iterations, the checkpoint says "
+            f"{state.optimizer_iterations}; was the model compiled with another optimizer?"
+        )
     return state
 
 
@@ -411,8 +435,10 @@ def _resolve_model(model: Any, strategy: Any) -> Any:
         with strategy.scope():
             return model()
     if getattr(model, "_distribute_strategy", None) is not strategy:
-        raise ValueError("with strategy= the model must be built and compiled inside strategy.scope(); "
-                         "pass a function that builds and compiles it, e.g. fit(lambda: make_model(), ...)")
+        raise ValueError(
+            "with strategy= the model must be built and compiled inside strategy.scope(); "
+            "pass a function that builds and compiles it, e.g. fit(lambda: make_model(), ...)"
+        )
     return model
 
 
@@ -424,8 +450,11 @@ def _one_step_per_execution_if_replicated(model: Any, strategy: Any) -> None:
         return
     import warnings
 
-    warnings.warn(f"steps_per_execution={model.steps_per_execution} is not supported with "
-                  f"{strategy.num_replicas_in_sync} replicas in this Keras version; using 1", stacklevel=3)
+    warnings.warn(
+        f"steps_per_execution={model.steps_per_execution} is not supported with "
+        f"{strategy.num_replicas_in_sync} replicas in this Keras version; using 1",
+        stacklevel=3,
+    )
     model.steps_per_execution = 1
     model.train_function = model.test_function = model.predict_function = None
 
@@ -468,8 +497,10 @@ def fit(
         if state is not None:
             start_epoch, history = state.epoch, {k: list(v) for k, v in state.history.items()}
             if start_epoch > epochs:
-                raise ValueError(f"the checkpoint in {checkpoint_dir} is at epoch {start_epoch}, "
-                                 f"beyond epochs={epochs}; use another directory")
+                raise ValueError(
+                    f"the checkpoint in {checkpoint_dir} is at epoch {start_epoch}, "
+                    f"beyond epochs={epochs}; use another directory"
+                )
     if callable(data) and not hasattr(data, "element_spec"):
         if steps_per_epoch is None:
             raise ValueError("a data function needs steps_per_epoch")
@@ -486,6 +517,10 @@ def fit(
         extra.append(classes["LivePlot"](steps_per_epoch=steps_per_epoch, title=title, curves=curves))
     if checkpoint_dir is not None:
         extra.append(classes["Checkpoint"](Path(checkpoint_dir), history))
+    if strategy is None and start_epoch < epochs and hasattr(data, "element_spec") and not model.optimizer.built:
+        batch = next(iter(data.take(1)))
+        if isinstance(batch, tuple) and len(batch) >= 2:  # (x, y): build before the first trace, not in it
+            build_training_state(model, batch[0][:1], batch[1][:1])
     started = time.perf_counter()
     if start_epoch < epochs:
         result = model.fit(
@@ -536,9 +571,12 @@ def logical_cpus(count: int) -> list[str]:
     if existing is None or len(existing) != count:
         try:
             tf.config.set_logical_device_configuration(
-                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+            )
         except RuntimeError as exc:
-            raise RuntimeError(f"TensorFlow is already initialized with "
-                               f"{len(tf.config.list_logical_devices('CPU'))} logical CPU(s); call "
-                               "logical_cpus() before any TensorFlow operation (restart the kernel)") from exc
+            raise RuntimeError(
+                f"TensorFlow is already initialized with "
+                f"{len(tf.config.list_logical_devices('CPU'))} logical CPU(s); call "
+                "logical_cpus() before any TensorFlow operation (restart the kernel)"
+            ) from exc
     return [d.name for d in tf.config.list_logical_devices("CPU")]
