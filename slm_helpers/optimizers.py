@@ -26,38 +26,51 @@ token occurs twice in a batch its second moment gets ``g1^2 + g2^2`` instead of
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-import keras
+
+@cache
+def _fused_adam_class() -> type:
+    """Define the class on first use, so that importing this module does not import Keras."""
+    import keras
+
+    @keras.saving.register_keras_serializable(package="slm_helpers")
+    class FusedAdam(keras.optimizers.Adam):
+        """``keras.optimizers.Adam`` whose per-variable update is TensorFlow's fused ``ApplyAdam``.
+
+        Same constructor, same configuration, same results as Keras' Adam on dense
+        gradients; falls back to Keras' own update on other backends and with ``amsgrad=True``.
+        """
+
+        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+            if self.amsgrad or keras.backend.backend() != "tensorflow":
+                return super().update_step(gradient, variable, learning_rate)
+            import tensorflow as tf
+
+            dtype = variable.dtype
+            step = keras.ops.cast(self.iterations + 1, dtype)
+            beta_1, beta_2 = keras.ops.cast(self.beta_1, dtype), keras.ops.cast(self.beta_2, dtype)
+            index = self._get_variable_index(variable)
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle,
+                m=self._momentums[index].handle,
+                v=self._velocities[index].handle,
+                beta1_power=keras.ops.power(beta_1, step),
+                beta2_power=keras.ops.power(beta_2, step),
+                lr=keras.ops.cast(learning_rate, dtype),
+                beta1=beta_1,
+                beta2=beta_2,
+                epsilon=keras.ops.cast(self.epsilon, dtype),
+                grad=tf.convert_to_tensor(keras.ops.cast(gradient, dtype)),  # IndexedSlices -> dense (summed)
+            )
+            return None
+
+    return FusedAdam
 
 
-@keras.saving.register_keras_serializable(package="slm_helpers")
-class FusedAdam(keras.optimizers.Adam):
-    """``keras.optimizers.Adam`` whose per-variable update is TensorFlow's fused ``ApplyAdam``.
-
-    Same constructor, same configuration, same results; falls back to Keras' own update
-    on other backends and with ``amsgrad=True``.
-    """
-
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        if self.amsgrad or keras.backend.backend() != "tensorflow":
-            return super().update_step(gradient, variable, learning_rate)
-        import tensorflow as tf
-
-        dtype = variable.dtype
-        step = keras.ops.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = keras.ops.cast(self.beta_1, dtype), keras.ops.cast(self.beta_2, dtype)
-        index = self._get_variable_index(variable)
-        tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle,
-            m=self._momentums[index].handle,
-            v=self._velocities[index].handle,
-            beta1_power=keras.ops.power(beta_1, step),
-            beta2_power=keras.ops.power(beta_2, step),
-            lr=keras.ops.cast(learning_rate, dtype),
-            beta1=beta_1,
-            beta2=beta_2,
-            epsilon=keras.ops.cast(self.epsilon, dtype),
-            grad=tf.convert_to_tensor(keras.ops.cast(gradient, dtype)),  # IndexedSlices -> dense
-        )
-        return None
+def __getattr__(name: str) -> Any:
+    """``from slm_helpers.optimizers import FusedAdam`` imports Keras then, not before."""
+    if name == "FusedAdam":
+        return _fused_adam_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
