@@ -69,6 +69,16 @@ def _fused_adam_class() -> type:
     return FusedAdam
 
 
+def register() -> type:
+    """Make ``FusedAdam`` known to Keras' loader; returns the class.
+
+    A model saved while compiled with ``FusedAdam`` (lesson 08's classifiers) names it in
+    its ``config.json``; ``keras.saving.load_model`` can only rebuild it once the class has
+    been defined in this process. ``slm_helpers.sharing.load_model`` calls this first.
+    """
+    return _fused_adam_class()
+
+
 def __getattr__(name: str) -> Any:
     """``from slm_helpers.optimizers import FusedAdam`` imports Keras then, not before."""
     if name == "FusedAdam":

@@ -95,3 +95,25 @@ def test_fused_adam_falls_back_for_amsgrad(amsgrad):
     theirs, _ = _train(keras.optimizers.Adam(learning_rate=0.01, amsgrad=amsgrad), steps=5)
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_saved_model_loads_in_a_fresh_process_after_register(tmp_path):
+    """Lesson 08's models are compiled with FusedAdam; a new process must be able to load them."""
+    import subprocess
+    import sys
+
+    from slm_helpers import models
+
+    path = tmp_path / "cnn.keras"
+    models.build_cnn(50, 2, embedding_dim=8, filters=4, seed=0).save(path)
+    load = f"import keras; m = keras.saving.load_model({str(path)!r}, safe_mode=True); "
+    load += "print(type(m.optimizer).__name__)"
+    without = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True)
+    assert without.returncode != 0 and "FusedAdam" in without.stderr, "Keras alone does not know the class"
+    with_register = subprocess.run(
+        [sys.executable, "-c", "from slm_helpers import optimizers; optimizers.register(); " + load],
+        capture_output=True,
+        text=True,
+    )
+    assert with_register.returncode == 0, with_register.stderr[-2000:]
+    assert with_register.stdout.strip().endswith("FusedAdam")

@@ -76,4 +76,7 @@ def load_model(folder: str | Path, *, expected_digest: str | None = None) -> Any
     missing = [name for name in KERAS_FILES if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{folder}: not a Keras directory-format model, missing {missing}")
+    from slm_helpers import optimizers
+
+    optimizers.register()  # models compiled with slm_helpers' FusedAdam (lesson 08) name it in config.json
     return keras.saving.load_model(folder, safe_mode=True)
