@@ -410,16 +410,17 @@ def build_bilstm(
 
 
 def compile_classifier(model: Any, learning_rate: float = 1e-3) -> Any:
-    """Compile with Adam, sparse categorical cross-entropy and accuracy; return the model."""
+    """Compile with Adam (``FusedAdam``), sparse categorical cross-entropy and accuracy, and
+    create the optimizer's and metrics' variables now (one trace of the training step, not
+    two); return the model."""
     from slm_helpers.optimizers import FusedAdam
+    from slm_helpers.training import build_training_state
 
     model.compile(
         optimizer=FusedAdam(learning_rate),  # keras.optimizers.Adam's update, in one fused kernel
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    from slm_helpers.training import build_training_state
-
     build_training_state(model, np.ones((1, 8), dtype=np.int32), np.zeros((1,), dtype=np.int64))
     return model
 
