@@ -459,6 +459,22 @@ def _one_step_per_execution_if_replicated(model: Any, strategy: Any) -> None:
     model.train_function = model.test_function = model.predict_function = None
 
 
+def _check_steps_per_execution(model: Any, steps_per_epoch: int | None) -> None:
+    """Refuse an epoch that is not a whole number of executions.
+
+    Keras 3 (3.15) then silently rounds each epoch *up*: ``steps_per_epoch=10`` with
+    ``steps_per_execution=4`` trains 12 steps per epoch, so epochs, checkpoints and
+    validation land at other steps than asked for, and the data may run out early.
+    """
+    per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+    if steps_per_epoch is not None and per_call > 1 and steps_per_epoch % per_call:
+        raise ValueError(
+            f"steps_per_epoch={steps_per_epoch} is not a multiple of the model's steps_per_execution="
+            f"{per_call}: Keras would run {-(-steps_per_epoch // per_call) * per_call} steps per epoch. "
+            "Pick steps_per_execution dividing steps_per_epoch."
+        )
+
+
 def fit(
     model: Any,
     data: Any,
@@ -489,6 +505,7 @@ def fit(
     _one_step_per_execution_if_replicated(model, strategy)
     if epochs < 1:
         raise ValueError(f"epochs should be >= 1, got {epochs}")
+    _check_steps_per_execution(model, steps_per_epoch)
     classes = _callback_classes()
     history: dict[str, list[float]] = {}
     start_epoch = 0

@@ -91,6 +91,17 @@ def test_fit_trains_and_reports_throughput():
     assert run.final["val_loss"] == run.history["val_loss"][-1]
 
 
+def test_fit_refuses_an_epoch_that_is_not_whole_executions():
+    tokens = token_stream()
+    data = training.random_windows(tokens, block_size=BLOCK, batch_size=BATCH, steps=40, seed=0)
+    # Why: Keras itself rounds the epoch up to whole executions (5 steps asked, 6 run), silently.
+    model = tiny_lm()
+    model.fit(data(0, 40), epochs=1, steps_per_epoch=5, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 6
+    with pytest.raises(ValueError, match="steps_per_epoch=5 is not a multiple of .*steps_per_execution=2"):
+        training.fit(tiny_lm(), data, epochs=4, steps_per_epoch=5, live=False, verbose=0)
+
+
 def test_interrupted_training_resumes_and_ends_at_the_same_place(tmp_path: Path):
     tokens = token_stream()
     val = training.windows_dataset(tokens, training.window_starts(len(tokens), BLOCK, 8, seed=9), BLOCK, BATCH)
