@@ -4,7 +4,8 @@ Loaded with ``-p tests.notebook_report`` next to ``--nbval-lax``. For each noteb
 records the wall time (kernel start to kernel stop) and the peak resident memory of the
 kernel process and its children (polled every 50 ms with psutil), prints a table at the
 end, writes the numbers to a JSON report, and fails the run when a notebook is over the
-bar for the mode (COURSE.md §7: 60 s fast / 300 s full, 1.5 GB in both).
+bar for the mode (COURSE.md §7: 60 s fast / 300 s full, 1.5 GB in both). Each record also
+holds the machine's speed (``machine_gflops``) and load average just before the notebook ran.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class NotebookRun:
     cells: int = 0
     failed_cells: int = 0
     over_bar: list[str] = field(default_factory=list)
+    # The machine's speed just before the notebook ran: shared 2-core VMs change speed by a
+    # third within a day, so a time means little without it.
+    machine_gflops: float = 0.0
+    load_average: list[float] = field(default_factory=list)
     _start: float = field(default=0.0, repr=False)
     _monitor: RssMonitor | None = field(default=None, repr=False)
 
@@ -97,6 +102,19 @@ def _runs(config: pytest.Config) -> dict[str, NotebookRun]:
     return config._notebook_runs  # type: ignore[attr-defined]
 
 
+def machine_gflops(seconds: float = 0.5) -> float:
+    """float32 GFLOP/s of NumPy 512 x 512 matrix products, measured for about ``seconds``."""
+    import numpy as np
+
+    a = np.ones((512, 512), np.float32)
+    a @ a  # warm up the BLAS threads
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ a
+        count += 1
+    return round(2 * 512**3 * count / (time.perf_counter() - start) / 1e9, 1)
+
+
 def _is_cell(item: pytest.Item) -> bool:
     return type(item).__name__ == "IPyNbCell"
 
@@ -114,7 +132,10 @@ def pytest_runtest_setup(item: pytest.Item):
     runs = _runs(item.config)
     key = str(item.parent.path) if _is_cell(item) else None
     if key and key not in runs:
-        runs[key] = NotebookRun(Path(key).name, _mode(item.config), _start=time.perf_counter())
+        speed, load = machine_gflops(), [round(x, 2) for x in os.getloadavg()]
+        runs[key] = NotebookRun(
+            Path(key).name, _mode(item.config), machine_gflops=speed, load_average=load, _start=time.perf_counter()
+        )
     yield
     if key:
         run = runs[key]

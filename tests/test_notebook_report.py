@@ -44,3 +44,4 @@ def test_passes_a_notebook_under_the_bars(tmp_path):
     code, out, report = run_harness(tmp_path, "x = 1 + 1")
     assert code == 0, out
     assert report["notebooks"][0]["over_bar"] == [] and report["notebooks"][0]["peak_rss_mb"] > 10
+    assert report["notebooks"][0]["machine_gflops"] > 1 and len(report["notebooks"][0]["load_average"]) == 3

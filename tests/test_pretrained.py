@@ -374,6 +374,15 @@ def test_frozen_encoder_top_and_text_classifier_agree(tiny):
         pt.frozen_encoder(backbone, 2)
 
 
+def test_frozen_encoder_runs_each_layer_once(tiny):
+    _, backbone, tokenizer = tiny
+    encoder = pt.frozen_encoder(backbone, 1)
+    pt.encode_frozen(encoder, pt.tokenize(tokenizer, TEXTS))
+    graph = pt._COMPILED[encoder].get_concrete_function().graph
+    softmaxes = [op.name for op in graph.get_operations() if op.type == "Softmax"]  # one per attention layer
+    assert len(softmaxes) == 2, f"the tiny BERT has 2 layers; the traced encoder computes {len(softmaxes)}"
+
+
 def test_encode_frozen_traces_once_per_encoder(tiny):
     _, backbone, tokenizer = tiny
     encoder = pt.frozen_encoder(backbone, 1)
