@@ -16,6 +16,9 @@ import threading
 import time
 from pathlib import Path
 
+from slm_helpers import settings
+from slm_helpers.environment import machine_gflops
+
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "BENCH_RESULTS "
 RESULTS_CELL = f'import json as _json\nprint("{MARKER}" + _json.dumps(results, default=float))'
@@ -63,6 +66,7 @@ def run_notebook(name: str, timeout: int = 1800) -> tuple[dict, float, float]:
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
+    speed = machine_gflops()
     start = time.perf_counter()
     with client.setup_kernel():
         monitor = PeakRss(client.km.provisioner.process.pid)
@@ -73,7 +77,7 @@ def run_notebook(name: str, timeout: int = 1800) -> tuple[dict, float, float]:
         finally:
             peak_mb = monitor.stop()
     seconds = time.perf_counter() - start
-    record_run(name, seconds, peak_mb, sum(cell.cell_type == "code" for cell in nb.cells) - 1)
+    record_run(name, seconds, peak_mb, sum(cell.cell_type == "code" for cell in nb.cells) - 1, speed)
     for output in nb.cells[-1].outputs:
         for line in output.get("text", "").splitlines():
             if line.startswith(MARKER):
@@ -82,9 +86,17 @@ def run_notebook(name: str, timeout: int = 1800) -> tuple[dict, float, float]:
 
 
 def record_run(
-    name: str, seconds: float, peak_mb: float, cells: int, report: Path = ROOT / "build" / "notebooks-bench.json"
+    name: str,
+    seconds: float,
+    peak_mb: float,
+    cells: int,
+    speed_gflops: float = 0.0,
+    report: Path = ROOT / "build" / "notebooks-bench.json",
 ) -> None:
     """Add this full-mode run to a report in the notebook harness's format (for the lesson table)."""
+    bar = settings.NOTEBOOK_BARS["full"]
+    over_bar = [f"{seconds:.0f} s > {bar['seconds']:.0f} s"] if seconds > bar["seconds"] else []
+    over_bar += [f"{peak_mb:.0f} MB > {bar['rss_mb']:.0f} MB"] if peak_mb > bar["rss_mb"] else []
     runs = json.loads(report.read_text())["notebooks"] if report.exists() else []
     runs = [r for r in runs if r["notebook"] != name]
     runs.append(
@@ -95,7 +107,8 @@ def record_run(
             peak_rss_mb=round(peak_mb),
             cells=cells,
             failed_cells=0,
-            over_bar=[],
+            over_bar=over_bar,
+            machine_gflops=speed_gflops,
             load_average=[round(x, 2) for x in os.getloadavg()],
         )
     )

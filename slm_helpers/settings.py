@@ -14,6 +14,8 @@ import numpy as np
 
 FAST_ENV = "SLM_FAST"
 DEFAULT_SEED = 42
+# COURSE.md §7: each notebook's time and peak memory, per mode (the harness and `make bench` check them).
+NOTEBOOK_BARS = {"fast": {"seconds": 60.0, "rss_mb": 1536.0}, "full": {"seconds": 300.0, "rss_mb": 1536.0}}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 

@@ -21,7 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-BARS = {"fast": {"seconds": 60.0, "rss_mb": 1536.0}, "full": {"seconds": 300.0, "rss_mb": 1536.0}}
+from slm_helpers import settings
+from slm_helpers.environment import machine_gflops
+
+BARS = settings.NOTEBOOK_BARS
 
 
 @dataclass
@@ -100,19 +103,6 @@ def _runs(config: pytest.Config) -> dict[str, NotebookRun]:
     if not hasattr(config, "_notebook_runs"):
         config._notebook_runs = {}  # type: ignore[attr-defined]
     return config._notebook_runs  # type: ignore[attr-defined]
-
-
-def machine_gflops(seconds: float = 0.5) -> float:
-    """float32 GFLOP/s of NumPy 512 x 512 matrix products, measured for about ``seconds``."""
-    import numpy as np
-
-    a = np.ones((512, 512), np.float32)
-    a @ a  # warm up the BLAS threads
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ a
-        count += 1
-    return round(2 * 512**3 * count / (time.perf_counter() - start) / 1e9, 1)
 
 
 def _is_cell(item: pytest.Item) -> bool:

@@ -45,3 +45,21 @@ def test_passes_a_notebook_under_the_bars(tmp_path):
     assert code == 0, out
     assert report["notebooks"][0]["over_bar"] == [] and report["notebooks"][0]["peak_rss_mb"] > 10
     assert report["notebooks"][0]["machine_gflops"] > 1 and len(report["notebooks"][0]["load_average"]) == 3
+
+
+def test_bench_record_flags_runs_over_the_full_mode_bars(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from notebook_bench import record_run
+
+    report = tmp_path / "bench.json"
+    record_run("08_x.ipynb", 328.3, 1239, 36, 120.5, report=report)
+    record_run("10_y.ipynb", 280.0, 1600, 36, 118.0, report=report)
+    runs = {r["notebook"]: r for r in json.loads(report.read_text())["notebooks"]}
+    assert runs["08_x.ipynb"]["over_bar"] == ["328 s > 300 s"] and runs["08_x.ipynb"]["machine_gflops"] == 120.5
+    assert runs["10_y.ipynb"]["over_bar"] == ["1600 MB > 1536 MB"]
+
+
+def test_machine_speed_is_measured():
+    from slm_helpers.environment import machine_gflops
+
+    assert machine_gflops(0.05) > 0.5
