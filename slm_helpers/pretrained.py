@@ -622,6 +622,14 @@ def linear_probe(
     )
 
 
+def _masked_mean(hidden: Any, padding_mask: Any) -> Any:
+    """:func:`mean_pool` in Keras ops, for models: ``(batch, length, dim)`` -> ``(batch, dim)``."""
+    from keras import ops
+
+    weights = ops.expand_dims(ops.cast(padding_mask, hidden.dtype), -1)
+    return ops.sum(hidden * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1e-9)
+
+
 def frozen_encoder(backbone: Any, first_trainable: int) -> Any:
     """A model from token inputs to the two things fine-tuning and the probe need.
 
@@ -644,9 +652,7 @@ def frozen_encoder(backbone: Any, first_trainable: int) -> Any:
     hidden = backbone.get_layer(below).output
     sequence = backbone.output["sequence_output"]  # the same pass as `hidden`
     # BertTextEmbedder's head, on that pass: mean over the real tokens, then L2 normalization.
-    mask = ops.cast(ops.expand_dims(backbone.input["padding_mask"], axis=-1), sequence.dtype)
-    pooled = ops.sum(sequence * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1e-9)
-    vector = ops.nn.normalize(pooled, axis=-1, order=2)
+    vector = ops.nn.normalize(_masked_mean(sequence, backbone.input["padding_mask"]), axis=-1, order=2)
     return keras.Model(backbone.input, [hidden, vector], name="frozen_encoder")
 
 
@@ -698,7 +704,6 @@ def classifier_top(backbone: Any, first_trainable: int, num_classes: int = 2, dr
     this model fine-tunes the backbone in place.
     """
     import keras
-    from keras import ops
 
     n = len([layer for layer in backbone.layers if layer.name.startswith("transformer_layer_")])
     if not 0 <= first_trainable < n:
@@ -708,9 +713,7 @@ def classifier_top(backbone: Any, first_trainable: int, num_classes: int = 2, dr
     x = hidden
     for i in range(first_trainable, n):
         x = backbone.get_layer(f"transformer_layer_{i}")(x, padding_mask=mask)
-    weights = ops.expand_dims(ops.cast(mask, x.dtype), -1)
-    pooled = ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1e-9)
-    pooled = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
+    pooled = keras.layers.Dropout(dropout, name="head_dropout")(_masked_mean(x, mask))
     logits = keras.layers.Dense(num_classes, name="head")(pooled)
     return keras.Model({"hidden": hidden, "padding_mask": mask}, logits, name="classifier_top")
 
