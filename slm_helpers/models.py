@@ -689,12 +689,3 @@ def reference_for(dataset: str, name: str = "Kim 2014 CNN-rand") -> float:
         known = sorted(m for d, m in REFERENCES if d == dataset)
         raise KeyError(f"no published number for {name!r} on {dataset!r}; known: {known}")
     return REFERENCES[key]
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

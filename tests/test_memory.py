@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes.util
 import subprocess
 import sys
 import textwrap
@@ -45,4 +44,4 @@ def test_release_memory_returns_small_freed_arrays_to_the_system():
 def test_release_memory_is_safe_to_call_anywhere():
     assert memory.release_memory() >= 0.0
     assert memory.rss_mb() > 0
-    assert ctypes.util.find_library("c") is None or memory._malloc_trim() is None or callable(memory._malloc_trim())
+    assert memory.peak_rss_mb() >= memory.rss_mb() - 1  # the peak so far is at least where we are now

@@ -219,4 +219,3 @@ def test_most_confident_errors_and_results_table():
     assert "| sst2 | CNN | 81.2 | 82.7 | Kim |" in table
     with pytest.raises(KeyError, match="known"):
         models.reference_for("sst2", "nobody")
-    assert models.peak_rss_mb() > 10
