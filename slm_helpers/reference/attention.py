@@ -235,10 +235,11 @@ def sinusoidal_positional_encoding(length: int, d_model: int, *, max_wavelength:
     ``PE[p, 2i] = sin(p / 10000^(2i/D))`` and ``PE[p, 2i+1] = cos(p / 10000^(2i/D))``
     (sines on even columns, cosines on odd ones, as ``keras_hub.layers.SinePositionEncoding``).
 
-    Computed in ``dtype``, in Keras's order. In float32 the angle ``p·ω`` is itself rounded
-    (by about ``p · 6e-8``), so any float32 implementation, Keras's included, is off by up to
-    ~1e-4 at p ≈ 2000; we agree with Keras within 1e-5 up to a few hundred positions. Pass
-    ``dtype=np.float64`` for exact values.
+    Computed in ``dtype``, in Keras's order. In float32 the angle ``p·ω`` is itself rounded,
+    so any float32 implementation, Keras's included, is off from the exact value by a few
+    ulps of the angle: about 1e-5 at p ≈ 200 and 1e-4 at p ≈ 2000. Two correct float32
+    implementations may differ by the sum of their errors; see
+    :func:`positional_encoding_error_bound`. Pass ``dtype=np.float64`` for exact values.
     """
     if length < 0 or d_model < 1:
         raise ValueError(f"need length >= 0 and d_model >= 1, got length={length}, d_model={d_model}")
@@ -247,6 +248,39 @@ def sinusoidal_positional_encoding(length: int, d_model: int, *, max_wavelength:
     inv_freq = np.power(np.asarray(1 / max_wavelength, dtype=dtype), pair / np.asarray(d_model, dtype=dtype))
     angles = positions * inv_freq
     return np.where(np.arange(d_model) % 2 == 0, np.sin(angles), np.cos(angles)).astype(dtype)
+
+
+# float32 unit roundoff, and the ulps we allow the libm/Eigen pow and sin: glibc's and
+# numpy's SIMD float32 kernels are within 1-4 ulps, and they differ between CPUs.
+_U32 = 2.0**-24
+_LIBM_ULPS = 4
+
+
+def positional_encoding_error_bound(length: int, d_model: int, *,
+                                    max_wavelength: float = 10_000.0) -> np.ndarray:
+    """``(length, d_model)`` bound on ``|float32 encoding - exact encoding|``, entry by entry.
+
+    Error analysis of the float32 steps: the exponent ``e = 2i/D`` and base ``1/10000``
+    are rounded (relative ``u = 2**-24`` each, amplified by ``|e·ln b|`` and ``e`` in
+    ``ω = b**e``), ``pow`` adds a few ulps, rounding ``p·ω`` adds one more, and a ulp of
+    the angle ``a`` moves ``sin a`` by up to ``|a|·u``; ``sin`` itself adds a few ulps of a
+    number ≤ 1. So the bound is ``|a|·u·(e·(ln(max_wavelength) + 1) + 1 + 4) + 4u``
+    (just ``4u`` in the first two columns, whose angle ``p·1`` is exact).
+    """
+    e = (2 * (np.arange(d_model) // 2)) / d_model
+    angle = np.arange(length)[:, None] * max_wavelength ** (-e)
+    relative = e * (math.log(max_wavelength) + 1) + 1 + _LIBM_ULPS
+    relative[e == 0] = 0.0  # pow(b, 0) = 1 exactly and p·1 is exact: only sin's own error
+    return np.abs(angle) * _U32 * relative + _LIBM_ULPS * _U32
+
+
+def positions_within(atol: float, d_model: int, *, max_wavelength: float = 10_000.0) -> int:
+    """How many positions two float32 encodings provably agree within ``atol`` (twice the bound)."""
+    length = 1
+    while 2 * positional_encoding_error_bound(length + 1, d_model,
+                                              max_wavelength=max_wavelength).max() <= atol:
+        length += 1
+    return length
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *, epsilon: float = 1e-3) -> np.ndarray:
