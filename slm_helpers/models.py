@@ -322,6 +322,34 @@ def _check_sizes(vocab_size: int, num_classes: int) -> None:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
 
 
+def build_text_cnn(
+    texts: Sequence[str], *, max_tokens: int, dim: int, lr: float, seq_len: int = 56, seed: int = 42
+) -> Any:
+    """Lesson 11's shareable classifier, compiled: raw strings -> ``TextVectorization`` (inside the
+    model, so it carries its vocabulary) -> embedding -> ``Conv1D(dim, 3)`` -> max over time ->
+    dropout 0.5 -> sigmoid P(positive). Input: a batch of strings, shape ``(batch,)``.
+    """
+    import keras
+    import tensorflow as tf
+
+    if isinstance(texts, str) or len(texts) == 0:
+        raise ValueError("expected a non-empty list of texts to adapt the vocabulary on")
+    keras.utils.set_random_seed(seed)
+    vectorize = keras.layers.TextVectorization(
+        max_tokens=max_tokens, standardize="lower", split="whitespace", output_sequence_length=seq_len
+    )
+    vectorize.adapt(tf.constant(list(texts)))
+    inputs = keras.Input(shape=(), dtype="string", name="text")
+    x = keras.layers.Embedding(vectorize.vocabulary_size(), dim, name="embedding")(vectorize(inputs))
+    x = keras.layers.Conv1D(dim, 3, activation="relu", name="conv")(x)
+    x = keras.layers.GlobalMaxPooling1D(name="max_over_time")(x)
+    x = keras.layers.Dropout(0.5)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_positive")(x)
+    model = keras.Model(inputs, outputs, name="sst2_cnn")
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def build_cnn(
     vocab_size: int,
     num_classes: int,

@@ -1,8 +1,9 @@
 """pytest plugin: time every notebook nbval runs, track its kernel's peak memory, check bars.
 
 Loaded with ``-p tests.notebook_report`` next to ``--nbval-lax``. For each notebook it
-records the wall time (kernel start to kernel stop) and the peak resident memory of the
-kernel process and its children (polled every 50 ms with psutil), prints a table at the
+records the wall time (kernel start to kernel stop) and the peak memory of the kernel
+process (resident set) and its children (their unshared pages, so a library both map counts
+once; polled every 50 ms with psutil), prints a table at the
 end, writes the numbers to a JSON report, and fails the run when a notebook is over the
 bar for the mode (COURSE.md §7: 60 s fast / 300 s full, 1.5 GB in both). Each record also
 holds the machine's speed (``machine_gflops``) and load average just before the notebook ran.
@@ -44,8 +45,21 @@ class NotebookRun:
     _monitor: RssMonitor | None = field(default=None, repr=False)
 
 
+def _unshared_bytes(proc: psutil.Process) -> int:
+    """A child's memory not shared with other processes (USS), else its RSS.
+
+    A child that loads the same libraries as the kernel (a fresh Python importing TensorFlow)
+    maps the same file pages: the machine holds them once, so counting the child's RSS on top
+    of the kernel's would count them twice (libtensorflow_cc alone is ~320 MB).
+    """
+    try:
+        return int(proc.memory_full_info().uss)
+    except (psutil.AccessDenied, AttributeError):
+        return int(proc.memory_info().rss)
+
+
 class RssMonitor(threading.Thread):
-    """Poll a process tree's resident memory and keep the maximum."""
+    """Poll a process tree's memory and keep the maximum: the kernel's RSS plus its children's USS."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
@@ -67,7 +81,7 @@ class RssMonitor(threading.Thread):
                         # kernel's command line and reports the kernel's pages: don't count them twice.
                         if proc.cmdline() == kernel_cmd:
                             continue
-                        total += proc.memory_info().rss
+                        total += _unshared_bytes(proc)
                 self.peak = max(self.peak, total)
             except psutil.NoSuchProcess:
                 return

@@ -63,3 +63,21 @@ def test_machine_speed_is_measured():
     from slm_helpers.environment import machine_gflops
 
     assert machine_gflops(0.05) > 0.5
+
+
+def test_a_child_counts_its_own_pages_not_the_ones_it_shares():
+    import psutil
+
+    from tests.notebook_report import _unshared_bytes
+
+    code = "import sys, numpy as np; a = np.ones(50 * 2**20, np.uint8); print('ready', flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        proc = psutil.Process(child.pid)
+        uss, rss = _unshared_bytes(proc), proc.memory_info().rss
+        assert 50 * 2**20 <= uss <= rss, "the child's own 50 MB array is counted, shared library pages are not"
+        assert rss - uss > 2**20, "a Python child shares at least the interpreter's library pages"
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)
