@@ -331,3 +331,27 @@ def test_voila_serves_the_app_without_code_or_errors(exported, tmp_path, case):
         assert "application/vnd.jupyter.widget-view+json" in page, "the widget app rendered"
     else:
         assert "slm-missing" in page and "run lesson 12" in page
+
+
+def test_export_weights_once_stores_each_weight_once_and_computes_the_same(exported, tmp_path):
+    import tensorflow as tf
+
+    _, _, id_model, saved_ids, _, ids = exported
+    once = deploy.export_weights_once(id_model, tmp_path / "once")
+    assert deploy.checkpoint_values(saved_ids) >= 2 * id_model.count_params()  # keras-team/keras#23553
+    assert deploy.checkpoint_values(once) <= sum(int(np.prod(v.shape)) for v in id_model.variables) + 1
+    loaded = tf.saved_model.load(str(once))  # keep a reference: its variables live as long as it does
+    np.testing.assert_allclose(loaded.serve(ids).numpy(), id_model(ids).numpy(), atol=1e-6)
+    assert deploy.flex_ops(deploy.convert_litert(once, tmp_path / "once.tflite")) == []
+
+
+def test_minilm_stages_measure_the_real_encoder(tmp_path, needs_data):
+    from slm_helpers.deploy import minilm
+
+    result = minilm.measure_in_subprocess(tmp_path, n_train=40, n_test=30, repeats=3)
+    (full, quant) = result["rows"]
+    assert result["flex_ops"] == [] and result["n_test"] == 30
+    assert abs(result["stored_values"] - 22_565_376) <= 1, "each of MiniLM's 22.6 M weights stored once"
+    assert 80 < full["size_mb"] < 95 and 18 < quant["size_mb"] < 27
+    assert full["min_cosine"] > 0.9999 and quant["min_cosine"] > 0.98
+    assert quant["b1_median_ms"] > 0 and full["b1_median_ms"] > 0

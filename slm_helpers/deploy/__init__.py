@@ -11,7 +11,14 @@ rollback), :mod:`.serving` (FastAPI endpoint, micro-batching, loopback server, l
 from ..sharing import TamperedFileError
 from .app import analyse, app_dir, build_app, current_release, render, set_current_release
 from .encoding import TextEncoder
-from .export import export_saved_model, folder_size, predict_in_fresh_process, split_text_model
+from .export import (
+    checkpoint_values,
+    export_saved_model,
+    export_weights_once,
+    folder_size,
+    predict_in_fresh_process,
+    split_text_model,
+)
 from .litert import QUANTIZATIONS, LiteRTClassifier, convert_litert, flex_ops, tflite_op_names, weight_bytes_by_dtype
 from .parity import agreement, check_parity, cnn_error_bound, gamma
 from .releases import Deployment, Release, load_release, make_release, positive_probability
@@ -31,11 +38,46 @@ from .serving import (
 from .timing import latency_ms, percentiles
 
 __all__ = [
-    "LABELS", "MAX_CHARS", "MAX_TEXTS", "QUANTIZATIONS", "Deployment", "LiteRTClassifier", "MicroBatcher",
-    "Release", "RequestError", "TamperedFileError", "TextEncoder", "agreement", "analyse", "app_dir",
-    "build_app", "check_parity", "cnn_error_bound", "convert_litert", "current_release", "export_saved_model",
-    "flex_ops", "folder_size", "free_port", "gamma", "latency_ms", "load_release", "load_test", "make_app",
-    "make_release", "percentiles", "positive_probability", "post_json", "predict_in_fresh_process", "render",
-    "serve", "set_current_release", "split_text_model", "tflite_op_names", "validate_texts",
+    "LABELS",
+    "MAX_CHARS",
+    "MAX_TEXTS",
+    "QUANTIZATIONS",
+    "Deployment",
+    "LiteRTClassifier",
+    "MicroBatcher",
+    "Release",
+    "RequestError",
+    "TamperedFileError",
+    "TextEncoder",
+    "agreement",
+    "analyse",
+    "app_dir",
+    "build_app",
+    "check_parity",
+    "checkpoint_values",
+    "cnn_error_bound",
+    "convert_litert",
+    "current_release",
+    "export_saved_model",
+    "export_weights_once",
+    "flex_ops",
+    "folder_size",
+    "free_port",
+    "gamma",
+    "latency_ms",
+    "load_release",
+    "load_test",
+    "make_app",
+    "make_release",
+    "percentiles",
+    "positive_probability",
+    "post_json",
+    "predict_in_fresh_process",
+    "render",
+    "serve",
+    "set_current_release",
+    "split_text_model",
+    "tflite_op_names",
+    "validate_texts",
     "weight_bytes_by_dtype",
 ]

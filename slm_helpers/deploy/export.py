@@ -21,6 +21,34 @@ def export_saved_model(model: Any, folder: str | Path) -> Path:
     return folder
 
 
+def export_weights_once(model: Any, folder: str | Path) -> Path:
+    """A SavedModel of ``model`` (signature ``serve`` / ``serving_default``) that stores each weight once.
+
+    ``model.export`` writes every variable twice on the TensorFlow backend (keras-team/keras#23553:
+    once as the Keras wrapper, once as the ``tf.Variable`` the traced function captured), so the
+    folder, and the memory of every process that loads it, is twice the weights. Saving a
+    ``tf.Module`` that tracks only the captured ``tf.Variable`` objects avoids that. For models
+    whose only state is variables (a lookup table inside, as in ``TextVectorization``, makes
+    ``tf.saved_model.save`` refuse with "untracked resource": use :func:`export_saved_model`).
+    """
+    import tensorflow as tf
+
+    spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype, name=t.name), model.input)
+    module = tf.Module()
+    module.weights_once = [v.value for v in model.variables]  # the tf.Variables the function captures
+    module.serve = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+    return Path(folder)
+
+
+def checkpoint_values(folder: str | Path) -> int:
+    """How many numbers a SavedModel's checkpoint stores (compare with ``model.count_params()``)."""
+    import tensorflow as tf
+
+    entries = tf.train.list_variables(str(Path(folder) / "variables" / "variables"))
+    return int(sum(np.prod(shape) for _, shape in entries))
+
+
 def folder_size(folder: str | Path) -> int:
     """Total bytes of the files under ``folder`` (or the size of one file)."""
     path = Path(folder)
