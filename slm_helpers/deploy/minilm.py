@@ -102,7 +102,7 @@ def export_encoder(work: str | Path, *, n_train: int, n_test: int) -> Path:
 
 
 def convert(work: str | Path) -> Path:
-    """Stage 2: the dynamic-range ``.tflite`` (a float32 one needs ~1.4 GB to convert: see the module doc)."""
+    """Stage 2: the dynamic-range ``.tflite`` (a float32 one peaked at 1.26 GB to convert: see the module doc)."""
     return convert_litert(Path(work) / "minilm_saved", Path(work) / "minilm_dynamic.tflite", quantization="dynamic")
 
 
