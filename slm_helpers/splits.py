@@ -10,6 +10,7 @@ shuffles *indices* once, applies them to texts and labels together, keeps identi
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,12 @@ import numpy as np
 def normalize_text(text: str) -> str:
     """The key under which two texts count as the same sentence: case and spaces folded."""
     return " ".join(text.lower().split())
+
+
+def letters_digits(text: str) -> str:
+    """A stricter key: lower-cased ASCII letters and digits only, so tokenization differences vanish
+    ("it 's fine ." and "It's fine." get the same key)."""
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
 
 
 def stratified_group_split(
@@ -74,3 +81,11 @@ def stratified_group_split(
 def overlap(a: Sequence[str], b: Sequence[str], *, key: Callable[[str], str] = normalize_text) -> set[str]:
     """Texts (normalised) that occur in both ``a`` and ``b``: each one is a leak."""
     return {key(t) for t in a} & {key(t) for t in b}
+
+
+def found_in(
+    texts: Sequence[str], held_out: Sequence[str], *, key: Callable[[str], str] = normalize_text
+) -> np.ndarray:
+    """Boolean mask over ``texts``: True where the text (by ``key``) occurs in ``held_out``, a leak to drop."""
+    keys = {key(t) for t in held_out}
+    return np.array([key(t) in keys for t in texts], dtype=bool)

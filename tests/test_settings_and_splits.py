@@ -76,3 +76,11 @@ def test_modules_do_not_import_heavy_frameworks():
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     assert _run(code)[0] == "", "a helper module imports a heavy framework at import time"
+
+
+def test_found_in_marks_leaks_under_either_key():
+    held_out = ["It 's a fine film .", "dull"]
+    texts = ["it's a fine film.", "DULL", "a new sentence"]
+    np.testing.assert_array_equal(splits.found_in(texts, held_out), [False, True, False])
+    np.testing.assert_array_equal(splits.found_in(texts, held_out, key=splits.letters_digits), [True, True, False])
+    assert splits.letters_digits("It 's fine , 100 %") == "itsfine100"

@@ -11,7 +11,6 @@ Run as ``python -m slm_helpers.deploy.course '<json arguments>'``.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,18 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import data, models, settings, sharing
-
-
-def letters_digits(text: str) -> str:
-    """``text`` lower-cased with everything but ASCII letters and digits removed (tokenization ignored)."""
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+from .. import data, models, settings, sharing, splits
 
 
 def mr_without_sst_overlap(mr_train: Any, sst: Any) -> Any:
     """MR training sentences that are not SST-2 dev/test sentences, once tokenization is ignored (no leak)."""
-    held_out = {letters_digits(t) for t in sst.dev.texts + sst.test.texts}
-    return mr_train.subset(np.flatnonzero([letters_digits(t) not in held_out for t in mr_train.texts]))
+    leaked = splits.found_in(mr_train.texts, sst.dev.texts + sst.test.texts, key=splits.letters_digits)
+    return mr_train.subset(np.flatnonzero(~leaked))
 
 
 def _p_positive(model: Any, texts: list[str]) -> np.ndarray:

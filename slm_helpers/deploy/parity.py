@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..reference.losses import sigmoid
+
 U = 2.0**-24  # float32 unit roundoff
 ACTIVATION_ULPS = 8  # each runtime's sigmoid kernel: a few ulps (XNNPACK and Eigen use rational approximations)
 
@@ -90,7 +92,7 @@ def _activate(activation: str, z: np.ndarray, err: np.ndarray, name: str) -> tup
     if activation == "relu":
         return np.maximum(z, 0), err  # exact in both runtimes, 1-Lipschitz
     if activation == "sigmoid":
-        p = 1 / (1 + np.exp(-z))
+        p = sigmoid(z)
         # sigma'(z + d) <= sigma'(z) e^|d| <= 1/4, plus the kernel's own rounding
         return p, err * np.minimum(0.25, p * (1 - p) * np.exp(err)) + ACTIVATION_ULPS * U
     raise ValueError(f"cnn_error_bound handles relu, sigmoid and linear activations; {name} has {activation!r}")
