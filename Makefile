@@ -17,13 +17,14 @@ export SLM_DATA_MIRROR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: course student bench clean-notebooks lab test lint unit notebooks bench-notebooks test-binder constraints student clean help
+.PHONY: course student bench clean-notebooks lab test lint unit notebooks bench-notebooks test-browser test-binder constraints student clean help
 
 help:
 	@echo "make lab              open JupyterLab on notebooks/ (creates .venv on first use)"
 	@echo "make test             ruff + unit tests + every notebook in fast mode (CI runs this)"
 	@echo "make bench-notebooks  every notebook in full mode, with times and peak memory"
-	@echo "make test-binder      build a fresh venv from binder/ only and run lesson 00"
+	@echo "make test-browser     every lesson run in JupyterLab in headless Chromium; screenshots in build/screenshots"
+	@echo "make test-binder      rebuild the Binder image as repo2docker does (no Docker), check it, run lesson 00"
 	@echo "make student          student versions of every lesson in build/course/release (nbgrader)"
 	@echo "make bench            train the lesson 08/09 models in full mode; print the results table"
 	@echo "make constraints      re-resolve constraints.txt (maintainers)"
@@ -74,8 +75,14 @@ student: $(VENV)/.dev
 bench: $(VENV)/.dev
 	env -u SLM_FAST $(BIN)/python -m tools.bench
 
+# Installs Debian's chromium and chromium-driver when missing (apt-get), then drives JupyterLab and Voila.
+test-browser: $(VENV)/.dev
+	bash tests/browser/install_chromium.sh
+	SLM_FAST=1 SLM_BROWSER_TESTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
+
+# Binder builds commits, so HEAD is tested; BINDER_SMOKE=--uncommitted adds uncommitted changes of tracked files.
 test-binder:
-	bash tests/binder_smoke.sh
+	bash tests/binder_smoke.sh $(BINDER_SMOKE)
 
 constraints:
 	rm -rf build/resolve && $(PYTHON) -m venv build/resolve

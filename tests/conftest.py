@@ -22,3 +22,7 @@ def needs_data():  # noqa: PT004 - a skip guard, used for its side effect
     """Skip loudly when neither a mirror nor the network can provide the course data."""
     if not os.environ.get("SLM_DATA_MIRROR"):
         pytest.skip("SLM_DATA_MIRROR is not set (make sets it when ../shared/data exists)")
+
+
+# The browser tests need Chromium and take minutes: `make test-browser` runs them (it sets this).
+collect_ignore = [] if os.environ.get("SLM_BROWSER_TESTS") == "1" else ["browser"]
