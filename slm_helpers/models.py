@@ -547,25 +547,34 @@ def embedding_matrix(
     lowercase: bool = True,
     seed: int = 0,
     scale: float = 0.25,
+    match_scale: bool = True,
 ) -> tuple[np.ndarray, float]:
     """An embedding matrix for ``vocabulary`` from word vectors, and the share of words found.
 
     ``vectors`` is anything with ``key_to_index`` and ``vector_size`` and ``vectors[word]``
     (gensim ``KeyedVectors``). Row 0 (padding) is zero; words without a vector (and
-    ``[UNK]``) get U(-scale, scale), as Kim (2014) did. With ``lowercase`` a word missing
-    as-is is looked up lower-cased.
+    ``[UNK]``) get U(-scale, scale), as Kim (2014) did. With ``match_scale`` (the default)
+    the copied vectors are multiplied by one factor so that their entries have the standard
+    deviation of those random rows (scale / sqrt(3)): Kim matched the two scales too, and a
+    start whose known rows are several times larger than the rest (and than the random
+    initialisation it is compared with) measures the scale, not what the vectors mean. With
+    ``lowercase`` a word missing as-is is looked up lower-cased.
     """
     dim = int(vectors.vector_size)
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-scale, scale, size=(len(vocabulary), dim)).astype(np.float32)
     matrix[0] = 0.0
-    found = 0
+    rows = []
     for i, word in enumerate(vocabulary[2:], start=2):
         key = word if word in vectors.key_to_index else (word.lower() if lowercase else None)
         if key is not None and key in vectors.key_to_index:
             matrix[i] = vectors[key]
-            found += 1
-    return matrix, found / max(1, len(vocabulary) - 2)
+            rows.append(i)
+    if match_scale and len(rows) > 1:
+        spread = float(matrix[rows].std())
+        if spread > 0:
+            matrix[rows] *= (scale / np.sqrt(3.0)) / spread
+    return matrix, len(rows) / max(1, len(vocabulary) - 2)
 
 
 def average_probabilities(probs: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:

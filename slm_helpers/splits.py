@@ -22,10 +22,13 @@ def normalize_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+_PTB_BRACKETS = re.compile(r"-[lr][rcs]b-")  # SST writes ( ) { } [ ] as -lrb- -rrb- -lcb- ...
+
+
 def letters_digits(text: str) -> str:
     """A stricter key: lower-cased ASCII letters and digits only, so tokenization differences vanish
-    ("it 's fine ." and "It's fine." get the same key)."""
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+    ("it 's fine ." and "It's fine." get the same key; SST's "-lrb-" and "(" both vanish)."""
+    return re.sub(r"[^a-z0-9]+", "", _PTB_BRACKETS.sub("", text.lower()))
 
 
 def stratified_group_split(
@@ -89,3 +92,55 @@ def found_in(
     """Boolean mask over ``texts``: True where the text (by ``key``) occurs in ``held_out``, a leak to drop."""
     keys = {key(t) for t in held_out}
     return np.array([key(t) in keys for t in texts], dtype=bool)
+
+
+def contained_in(
+    texts: Sequence[str],
+    held_out: Sequence[str],
+    *,
+    key: Callable[[str], str] = letters_digits,
+    min_chars: int = 25,
+) -> np.ndarray:
+    """Boolean mask over ``texts``: True where a text and a held-out text contain one another.
+
+    Exact matching misses the common leak between corpora cut from the same reviews: an MR
+    snippet holds an SST test sentence *plus more* (or the reverse). A text is marked when,
+    by ``key``, it equals a held-out text, contains one of at least ``min_chars`` characters,
+    or is itself at least ``min_chars`` long and contained in one. Shorter pieces ("a
+    film") would mark nearly everything. Candidates come from an index of ``min_chars``-long
+    windows and are then checked with ``in``, so the cost grows with the total text length.
+    """
+    if min_chars < 1:
+        raise ValueError(f"min_chars must be at least 1, got {min_chars}")
+    keys = [key(t) for t in texts]
+    held = [key(t) for t in held_out]
+    exact = set(held)
+    marked = np.array([k in exact for k in keys], dtype=bool)
+    marked |= _holds_any(keys, [h for h in held if len(h) >= min_chars], min_chars)
+    marked |= _inside_any(keys, held, min_chars)
+    return marked
+
+
+def _windows(keys: Sequence[str], width: int) -> dict[str, list[int]]:
+    """Every ``width``-long substring of each key -> the indices of the keys holding it."""
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        for w in {k[j:j + width] for j in range(len(k) - width + 1)}:
+            index[w].append(i)
+    return index
+
+
+def _holds_any(keys: Sequence[str], needles: Sequence[str], width: int) -> np.ndarray:
+    """Mask over ``keys``: True where the key contains one of ``needles`` (each at least ``width`` long)."""
+    index, marked = _windows(keys, width), np.zeros(len(keys), dtype=bool)
+    for needle in needles:
+        for i in index.get(needle[:width], ()):
+            marked[i] = marked[i] or needle in keys[i]
+    return marked
+
+
+def _inside_any(keys: Sequence[str], haystacks: Sequence[str], width: int) -> np.ndarray:
+    """Mask over ``keys``: True where a key at least ``width`` long occurs inside one of ``haystacks``."""
+    index = _windows(haystacks, width)
+    return np.array([len(k) >= width and any(k in haystacks[i] for i in index.get(k[:width], ()))
+                     for k in keys], dtype=bool)

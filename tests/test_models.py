@@ -159,12 +159,34 @@ def test_embedding_matrix_copies_known_words():
 
     kv = KeyedVectors(vector_size=3)
     kv.add_vectors(["good", "film"], np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
-    matrix, found = models.embedding_matrix(["", "[UNK]", "good", "Film", "zzz"], kv, seed=0)
+    matrix, found = models.embedding_matrix(["", "[UNK]", "good", "Film", "zzz"], kv, seed=0, match_scale=False)
     assert matrix.shape == (5, 3) and found == pytest.approx(2 / 3)
     np.testing.assert_array_equal(matrix[0], 0)
     np.testing.assert_array_equal(matrix[2], [1, 2, 3])
     np.testing.assert_array_equal(matrix[3], [4, 5, 6])  # found lower-cased
     assert np.abs(matrix[4]).max() <= 0.25
+
+
+def test_embedding_matrix_matches_the_scale_of_the_random_rows():
+    from gensim.models import KeyedVectors
+
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(400)]
+    kv = KeyedVectors(vector_size=32)
+    kv.add_vectors(words[:200], rng.normal(0, 0.15, (200, 32)).astype(np.float32))  # word2vec-sized entries
+    vocab = ["", "[UNK]", *words]
+    raw, _ = models.embedding_matrix(vocab, kv, scale=0.05, match_scale=False)
+    matched, found = models.embedding_matrix(vocab, kv, scale=0.05)
+    known, unknown = slice(2, 202), slice(202, None)
+    assert found == pytest.approx(0.5)
+    assert raw[known].std() / raw[unknown].std() > 4  # the mismatch the default removes
+    target = 0.05 / np.sqrt(3)
+    assert matched[known].std() == pytest.approx(target, rel=1e-5)
+    assert matched[unknown].std() == pytest.approx(target, rel=0.05)  # uniform rows: sampling error ~1/sqrt(n)
+    # Only the scale changes: every known row points the same way as its vector.
+    cos = np.sum(matched[known] * raw[known], axis=1) / (
+        np.linalg.norm(matched[known], axis=1) * np.linalg.norm(raw[known], axis=1))
+    np.testing.assert_allclose(cos, 1.0, atol=1e-5)
 
 
 def test_average_probabilities():

@@ -84,3 +84,46 @@ def test_found_in_marks_leaks_under_either_key():
     np.testing.assert_array_equal(splits.found_in(texts, held_out), [False, True, False])
     np.testing.assert_array_equal(splits.found_in(texts, held_out, key=splits.letters_digits), [True, True, False])
     assert splits.letters_digits("It 's fine , 100 %") == "itsfine100"
+
+
+def test_contained_in_catches_a_held_out_sentence_inside_a_longer_snippet():
+    held_out = ["It 's a charming and often affecting journey .", "bad ."]
+    texts = [
+        "it's a charming and often affecting journey, and a long one",  # held-out sentence plus more
+        "charming and often affecting",  # a piece of a held-out sentence, 26 letters
+        "a bad movie",  # contains the short held-out "bad": too short to count
+        "-lrb- it 's a charming and often affecting journey . -rrb-",  # PTB brackets vanish
+        "something else entirely, at some length",
+    ]
+    np.testing.assert_array_equal(splits.contained_in(texts, held_out), [True, True, False, True, False])
+    exact = splits.found_in(texts, held_out, key=splits.letters_digits)
+    np.testing.assert_array_equal(exact, [False, False, False, True, False])  # exact matching misses the first two
+    np.testing.assert_array_equal(splits.contained_in(["bad ."], held_out), [True])  # equal, whatever the length
+    with pytest.raises(ValueError, match="min_chars"):
+        splits.contained_in(texts, held_out, min_chars=0)
+
+
+def test_contained_in_equals_brute_force_on_random_text():
+    rng = np.random.default_rng(0)
+    alphabet = np.array(list("ab"))
+    held = ["".join(rng.choice(alphabet, rng.integers(1, 14))) for _ in range(60)]
+    texts = ["".join(rng.choice(alphabet, rng.integers(1, 20))) for _ in range(200)]
+    width = 6
+    brute = [t in held or any(len(h) >= width and h in t for h in held) or
+             (len(t) >= width and any(t in h for h in held)) for t in texts]
+    got = splits.contained_in(texts, held, key=lambda s: s, min_chars=width)
+    np.testing.assert_array_equal(got, brute)
+    assert 0 < sum(brute) < len(texts)  # the test exercises both outcomes
+
+
+def test_mr_train_holds_sst2_test_sentences_that_exact_matching_misses(needs_data):
+    from slm_helpers import data
+
+    sst, mr = data.load("sst2", progress=False), data.load("mr", progress=False)
+    held_out = sst.dev.texts + sst.test.texts
+    exact = splits.found_in(mr.train.texts, held_out, key=splits.letters_digits)
+    contained = splits.contained_in(mr.train.texts, held_out)
+    assert (contained & ~exact).sum() > 200, "containment finds leaks exact matching keeps"
+    kept = [splits.letters_digits(t) for t in np.array(mr.train.texts, dtype=object)[~contained]]
+    leaked_tests = [t for t in map(splits.letters_digits, sst.test.texts) if len(t) >= 25 and any(t in k for k in kept)]
+    assert not leaked_tests, f"{len(leaked_tests)} SST-2 test sentences still inside kept MR text"

@@ -104,6 +104,9 @@ class _Payload:
         ("notes.md", b"\xff\xfe latin-1?", "UTF-8"),
         ("run.py", b"import os", "not allowed"),
         ("weights.safetensors", b"\x05\x00\x00\x00\x00\x00\x00\x00{oops", "safetensors"),
+        ("tokenizer.json", pickle.dumps(_Payload(), protocol=0), "valid JSON"),  # a text pickle: printable
+        ("vocab.json", b"{'not': 'json'}", "valid JSON"),
+        ("legacy_model.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 8, "only HDF5 file allowed"),
     ],
 )
 def test_unsafe_formats_are_refused(tmp_path, name, content, match):
@@ -111,6 +114,22 @@ def test_unsafe_formats_are_refused(tmp_path, name, content, match):
     path.write_bytes(content)
     with pytest.raises(sharing.UnsafeFileError, match=match):
         sharing.check_file(path)
+
+
+def test_a_protocol_0_pickle_is_printable_text_and_would_pass_a_utf8_check():
+    payload = pickle.dumps(_Payload(), protocol=0)
+    assert payload.decode("utf-8") and b"\x00" not in payload and payload[0] != 0x80  # why JSON must be parsed
+
+
+@pytest.mark.parametrize("version, ok", [("3.8.0", False), ("3.10.0", False), ("3.11.2", False), ("3.11.3", True),
+                                         ("3.15.1", True), ("4.0.0.dev0", True)])
+def test_keras_with_known_safe_mode_bypasses_is_refused(version, ok):
+    if ok:
+        assert sharing.require_safe_keras(version) == version
+    else:
+        with pytest.raises(sharing.UnsafeFileError, match="CVE-2025-1550"):
+            sharing.require_safe_keras(version)
+    assert sharing.require_safe_keras()  # the pinned Keras passes
 
 
 def test_safe_formats_pass(pkg, tmp_path):

@@ -22,8 +22,12 @@ from .. import data, models, settings, sharing, splits
 
 
 def mr_without_sst_overlap(mr_train: Any, sst: Any) -> Any:
-    """MR training sentences that are not SST-2 dev/test sentences, once tokenization is ignored (no leak)."""
-    leaked = splits.found_in(mr_train.texts, sst.dev.texts + sst.test.texts, key=splits.letters_digits)
+    """MR training sentences that neither equal, hold nor sit inside an SST-2 dev/test sentence (no leak).
+
+    MR snippets often hold an SST sentence plus more, so exact matching is not enough
+    (:func:`splits.contained_in`, letters and digits only).
+    """
+    leaked = splits.contained_in(mr_train.texts, sst.dev.texts + sst.test.texts)
     return mr_train.subset(np.flatnonzero(~leaked))
 
 

@@ -46,7 +46,7 @@ from .manifest import (
 )
 from .naming import classify_revision, validate_repo_id, validate_version, version_key
 from .package import load_model, package_model
-from .safety import ALLOWED_SUFFIXES, check_file, check_safe_files
+from .safety import ALLOWED_SUFFIXES, check_file, check_safe_files, require_safe_keras
 from .versions import HUB_DIR_ENV, VersionInfo, default_hub_dir
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "card_results",
     "check_file",
     "check_safe_files",
+    "require_safe_keras",
     "classify_revision",
     "compare_with_manifest",
     "default_hub_dir",

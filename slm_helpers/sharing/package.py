@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .card import CARD_NAME
 from .manifest import verify_folder, write_manifest
-from .safety import check_safe_files
+from .safety import check_safe_files, require_safe_keras
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -71,6 +71,7 @@ def load_model(folder: str | Path, *, expected_digest: str | None = None) -> Any
     import keras
 
     folder = Path(folder)
+    require_safe_keras()
     verify_folder(folder, expected_digest=expected_digest)
     check_safe_files(folder)
     missing = [name for name in KERAS_FILES if not (folder / name).is_file()]

@@ -3,9 +3,19 @@
 A pickle (``.pkl``, ``.joblib``, PyTorch ``.pt``/``.bin``/``.ckpt``, NumPy arrays saved with
 ``allow_pickle``) runs arbitrary Python while it is being loaded, so loading a stranger's
 pickle is running a stranger's program. The course publishes and loads only an allowlist
-of formats, each checked by its first bytes, not only by its name: JSON, Markdown and text
-(valid UTF-8), HDF5 weights (``model.weights.h5``, plain arrays) and safetensors. Keras's
-``safe_mode=True`` then refuses code hidden in ``config.json`` (``Lambda`` layers).
+of formats, each checked by its content, not only by its name: JSON (must parse as JSON),
+Markdown and text (valid UTF-8, no NUL), the HDF5 weights file Keras writes
+(``model.weights.h5``: plain arrays; no other HDF5 file, since a legacy HDF5 *model* can
+carry a ``Lambda`` layer's code) and safetensors. Keras's ``safe_mode=True`` then refuses
+code hidden in ``config.json`` (``Lambda`` layers).
+
+What this cannot catch: a bug in a parser (HDF5, JSON) exploited by a crafted file; a
+format we allow being loaded by *another* tool that treats it as code; and safe_mode's own
+holes, which have a history: arbitrary module import despite safe_mode (CVE-2025-1550,
+fixed in Keras 3.9), ``config.json`` switching safe_mode off (CVE-2025-8747/9906, fixed in
+3.11.0), HDF5 ``load_model`` ignoring safe_mode (CVE-2025-9905, fixed in 3.11.3). So
+:func:`require_safe_keras` refuses older Keras, and a package's digest still has to come
+from someone you trust.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from .errors import UnsafeFileError
 from .manifest import MANIFEST_NAME, package_files
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HDF5_ALLOWED_NAMES = {"model.weights.h5"}  # the weights file keras.saving.save_model writes
+SAFE_KERAS = (3, 11, 3)  # the first release with every safe_mode fix above
 TEXT_SUFFIXES = {".json", ".md", ".txt"}
 ALLOWED_SUFFIXES = TEXT_SUFFIXES | {".h5", ".safetensors"}
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz", ".dill"}
@@ -53,8 +65,18 @@ def check_file(path: str | Path, rel: str | None = None) -> None:
             raise UnsafeFileError(f"{rel}: a {suffix} file must be UTF-8 text ({exc})") from exc
         if b"\x00" in raw:
             raise UnsafeFileError(f"{rel}: a {suffix} file must not contain NUL bytes (binary data in disguise?)")
-    elif suffix == ".h5" and head[:8] != HDF5_SIGNATURE:
-        raise UnsafeFileError(f"{rel}: expected an HDF5 file (signature {HDF5_SIGNATURE!r}), found {head[:8]!r}")
+        if suffix == ".json":
+            try:  # a protocol-0 pickle is printable text: only parsing tells it from JSON
+                json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise UnsafeFileError(f"{rel}: a .json file must be valid JSON ({exc.msg} at line {exc.lineno}); "
+                                      "a text pickle, for instance, is not") from exc
+    elif suffix == ".h5":
+        if path.name not in HDF5_ALLOWED_NAMES:
+            raise UnsafeFileError(f"{rel}: the only HDF5 file allowed is Keras's weights file "
+                                  f"({', '.join(sorted(HDF5_ALLOWED_NAMES))}); a legacy HDF5 model can carry code")
+        if head[:8] != HDF5_SIGNATURE:
+            raise UnsafeFileError(f"{rel}: expected an HDF5 file (signature {HDF5_SIGNATURE!r}), found {head[:8]!r}")
     elif suffix == ".safetensors":
         _check_safetensors_header(path, rel)
 
@@ -78,3 +100,20 @@ def check_safe_files(folder: str | Path) -> list[str]:
     for rel in [*files, MANIFEST_NAME] if (folder / MANIFEST_NAME).exists() else files:
         check_file(folder / rel, rel)
     return files
+
+
+def require_safe_keras(version: str | None = None) -> str:
+    """Refuse to load packages with a Keras whose safe_mode has known holes; returns the version.
+
+    ``version`` defaults to the installed Keras's. See the module docstring for the CVEs.
+    """
+    if version is None:
+        import keras
+
+        version = keras.__version__
+    parts = tuple(int(p) for p in version.split("+")[0].split(".")[:3] if p.isdigit())
+    if parts < SAFE_KERAS:
+        raise UnsafeFileError(
+            f"Keras {version} has known safe_mode bypasses (CVE-2025-1550, CVE-2025-8747/9906, CVE-2025-9905); "
+            f"loading a shared model needs Keras >= {'.'.join(map(str, SAFE_KERAS))}")
+    return version
