@@ -701,22 +701,49 @@ def most_confident_errors(
 
 @dataclass
 class ResultRow:
-    """One line of a results table: our test accuracy (%) and a published reference."""
+    """One line of a results table: our test accuracy (%), its 95 % interval, and a published reference."""
 
     dataset: str
     model: str
     ours: float
     reference: float | None = None
     reference_name: str = ""
+    interval: tuple[float, float] | None = None  # (low, high) in %, e.g. from bootstrap_interval
+
+    def verdict(self) -> str:
+        """How ours compares with the reference: inside our interval is "indistinguishable"."""
+        if self.reference is None or self.interval is None:
+            return ""
+        low, high = self.interval
+        return "indistinguishable" if low <= self.reference <= high else ("above" if low > self.reference else "below")
 
 
 def results_table(rows: Sequence[ResultRow]) -> str:
-    """A Markdown table of results (accuracy in %), the reference beside ours."""
-    lines = ["| dataset | model | test acc. (%) | published (%) | reference |", "|---|---|---:|---:|---|"]
+    """A Markdown table of results (accuracy in %), the reference beside ours, with intervals where given."""
+    lines = ["| dataset | model | test acc. (%) | 95 % interval | published (%) | vs. published | reference |",
+             "|---|---|---:|---:|---:|---|---|"]
     for r in rows:
         ref = "" if r.reference is None else f"{r.reference:.1f}"
-        lines.append(f"| {r.dataset} | {r.model} | {r.ours:.1f} | {ref} | {r.reference_name} |")
+        ci = "" if r.interval is None else f"{r.interval[0]:.1f} to {r.interval[1]:.1f}"
+        lines.append(f"| {r.dataset} | {r.model} | {r.ours:.1f} | {ci} | {ref} | {r.verdict()} | {r.reference_name} |")
     return "\n".join(lines)
+
+
+def bootstrap_interval(correct: Any, *, n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """A percentile-bootstrap interval for an accuracy: resample the test examples with replacement.
+
+    ``correct`` is one boolean (or 0/1) per test example. For n examples the interval's
+    half-width is close to 1.96·sqrt(p(1-p)/n), the normal approximation.
+    """
+    correct = np.asarray(correct, dtype=np.float64).ravel()
+    if correct.size == 0 or not np.isin(correct, (0.0, 1.0)).all():
+        raise ValueError(f"expected one 0/1 (or bool) per example, got {correct.size} values")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    idx = np.random.default_rng(seed).integers(0, correct.size, (n, correct.size))
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(correct[idx].mean(axis=1), [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def reference_for(dataset: str, name: str = "Kim 2014 CNN-rand") -> float:

@@ -189,6 +189,21 @@ def test_embedding_matrix_matches_the_scale_of_the_random_rows():
     np.testing.assert_allclose(cos, 1.0, atol=1e-5)
 
 
+def test_bootstrap_interval_agrees_with_the_normal_approximation():
+    correct = np.random.default_rng(3).random(1821) < 0.8
+    p = correct.mean()
+    low, high = models.bootstrap_interval(correct)
+    half = 1.96 * np.sqrt(p * (1 - p) / correct.size)
+    assert low < p < high
+    assert (high - low) / 2 == pytest.approx(half, rel=0.1)
+    assert models.bootstrap_interval(np.ones(50)) == (1.0, 1.0)  # no errors: no uncertainty left to resample
+    with pytest.raises(ValueError, match="0/1"):
+        models.bootstrap_interval([0.5, 1.0])
+    row = models.ResultRow("sst2", "CNN", 82.0, 82.7, "Kim", interval=(100 * low, 100 * high))
+    assert row.verdict() == ("indistinguishable" if 100 * low <= 82.7 <= 100 * high else "below")
+    assert models.ResultRow("trec", "CNN", 95.0, 91.2, "Kim", interval=(93.0, 97.0)).verdict() == "above"
+
+
 def test_average_probabilities():
     a, b = np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.5, 0.5], [0.6, 0.4]])
     np.testing.assert_allclose(models.average_probabilities([a, b]), (a + b) / 2)
@@ -238,6 +253,6 @@ def test_most_confident_errors_and_results_table():
     assert [e.text for e in errors] == ["d", "a", "c"]
     assert errors[0].true == "pos" and errors[0].predicted == "neg" and errors[0].confidence == pytest.approx(0.99)
     table = models.results_table([models.ResultRow("sst2", "CNN", 81.234, models.reference_for("sst2"), "Kim")])
-    assert "| sst2 | CNN | 81.2 | 82.7 | Kim |" in table
+    assert "| sst2 | CNN | 81.2 |  | 82.7 |  | Kim |" in table
     with pytest.raises(KeyError, match="known"):
         models.reference_for("sst2", "nobody")
