@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 from slm_helpers import deploy
 
@@ -37,6 +38,29 @@ def _code_on_page(browser) -> list[str]:
         if (found := page.css(browser, sel))]
 
 
+# The app re-renders its result on every keystroke, so element handles go stale between two
+# reads: read the probability and the label in one script call, a consistent snapshot.
+_READ_PREDICTION = """
+const p = document.querySelector('.slm-p'), label = document.querySelector('.slm-label');
+return p && label ? [p.textContent.trim(), label.textContent.trim()] : null;
+"""
+
+
+def _prediction(browser) -> tuple[str, str] | None:
+    """The (probability, label) texts the app shows now, or None before it shows one."""
+    shown = browser.execute_script(_READ_PREDICTION)
+    return tuple(shown) if shown else None
+
+
+def _settled_prediction(browser, before: tuple[str, str]) -> tuple[str, str] | None:
+    """A prediction that differs from `before` and reads the same twice 0.3 s apart (typing done)."""
+    now = _prediction(browser)
+    if now is None or now == before:
+        return None
+    time.sleep(0.3)
+    return now if _prediction(browser) == now else None
+
+
 def test_voila_app_page_has_no_code_and_predicts_as_you_type(course, browser):
     _ensure_release(course)
     with servers.voila(course.root / "notebooks" / APP, course.work, course.env) as app:
@@ -48,16 +72,16 @@ def test_voila_app_page_has_no_code_and_predicts_as_you_type(course, browser):
         assert not leaked, f"the app page shows code: {leaked}"
         assert not page.css(browser, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"), \
             "the app page shows an error"
-        first = page.wait_for("the app showed no first prediction", lambda: page.css(browser, ".slm-p"), 30)[0].text
+        first = page.wait_for("the app showed no first prediction", lambda: _prediction(browser), 30)
         box = page.css(browser, "input[type='text']")[0]
         box.click()
         box.send_keys(page.Keys.CONTROL, "a")
         box.send_keys("a dull , lifeless and tedious mess")
-        label = page.wait_for("typing a review changed no prediction", lambda: [
-            e for e in page.css(browser, ".slm-p") if e.text != first], 30)[0]
-        p_negative_review = float(label.text)
-        assert 0.0 <= p_negative_review < float(first), (first, label.text)
-        shown = page.css(browser, ".slm-label")[0].text  # the label must agree with the probability shown
+        p_text, shown = page.wait_for("typing a review changed no prediction",
+                                      lambda: _settled_prediction(browser, first), 30)
+        p_negative_review = float(p_text)
+        assert 0.0 <= p_negative_review < float(first[0]), (first, p_text)
+        # the label must agree with the probability shown beside it (both read in one snapshot)
         assert shown == ("positive" if p_negative_review > 0.5 else "negative"), (shown, p_negative_review)
         browser.save_screenshot(str(SCREENSHOTS / "12_sentiment_app_voila.png"))
 
