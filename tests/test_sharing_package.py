@@ -47,6 +47,41 @@ def test_loaded_package_takes_raw_strings_and_predicts_the_same(text_model, tmp_
     np.testing.assert_allclose(loaded(texts).numpy(), text_model(texts).numpy(), atol=1e-6)
 
 
+def _h5_groups(folder):
+    import h5py
+
+    with h5py.File(folder / "model.weights.h5", "r") as h5:
+        return set(h5.keys())
+
+
+def _h5_values(folder):
+    """How many numbers the weights file stores."""
+    import h5py
+
+    sizes = []
+    with h5py.File(folder / "model.weights.h5", "r") as h5:
+        h5.visititems(lambda _, obj: sizes.append(obj.size) if isinstance(obj, h5py.Dataset) else None)
+    return sum(sizes)
+
+
+def test_a_trained_model_is_published_without_its_optimizer_unless_asked(tmp_path):
+    model = _text_model()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(tf.constant(["a good film", "a bad film"]), np.array([1.0, 0.0]), epochs=2, verbose=0)
+    lean = sharing.package_model(model, tmp_path / "lean", card=CARD)
+    full = sharing.package_model(model, tmp_path / "full", card=CARD, include_optimizer=True)
+    assert "optimizer" not in _h5_groups(lean) and "optimizer" in _h5_groups(full)
+    assert not json.loads((lean / "config.json").read_text()).get("compile_config")  # {} : nothing to compile
+    assert json.loads((full / "config.json").read_text()).get("compile_config")
+    n = model.count_params()
+    assert (_h5_values(lean), _h5_values(full)) == (n, 3 * n + 2)  # Adam: two moments, step, learning rate
+    loaded = sharing.load_model(lean)
+    assert getattr(loaded, "optimizer", None) is None  # uncompiled: compile it to train it further
+    texts = tf.constant(["a good film", "words it never saw"])
+    np.testing.assert_allclose(loaded(texts).numpy(), model(texts).numpy(), atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "lean"], "no staging folder left"
+
+
 def test_a_model_without_assets_loads_too(tmp_path):
     inp = keras.Input(shape=(3,))
     model = keras.Model(inp, keras.layers.Dense(2)(inp))

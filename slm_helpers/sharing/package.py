@@ -32,11 +32,17 @@ if TYPE_CHECKING:
 KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
 
 
-def package_model(model: Any, folder: str | Path, *, card: ModelCard | str, overwrite: bool = False) -> Path:
+def package_model(
+    model: Any, folder: str | Path, *, card: ModelCard | str, overwrite: bool = False, include_optimizer: bool = False
+) -> Path:
     """Save ``model`` with its card and manifest into ``folder``, all or nothing.
 
     Everything is written into a hidden staging folder beside ``folder`` and moved into
     place with one rename, so an interrupted call never leaves a half-written package.
+
+    A published model is for use: by default the package holds an uncompiled copy, without
+    the optimizer's state (Adam's two moments per weight would triple the weights file) and
+    without a compile config. ``include_optimizer=True`` keeps both, for resuming training.
     """
     import keras
 
@@ -46,7 +52,10 @@ def package_model(model: Any, folder: str | Path, *, card: ModelCard | str, over
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        keras.saving.save_model(model, staging, zipped=False)
+        if include_optimizer or getattr(model, "optimizer", None) is None:
+            keras.saving.save_model(model, staging, zipped=False)
+        else:
+            _save_uncompiled(model, staging)
         (staging / CARD_NAME).write_text(str(card), encoding="utf-8")
         check_safe_files(staging)
         write_manifest(staging)
@@ -60,6 +69,27 @@ def package_model(model: Any, folder: str | Path, *, card: ModelCard | str, over
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _save_uncompiled(model: Any, folder: Path) -> None:
+    """Save ``model`` without its optimizer or compile config.
+
+    Keras 3 has no ``include_optimizer``: the copy is the saved model loaded back with
+    ``compile=False`` (the same layers, weights and assets, TextVectorization's vocabulary
+    included), saved again.
+    """
+    import keras
+
+    full = folder.parent / f"{folder.name}-compiled"
+    try:
+        keras.saving.save_model(model, full, zipped=False)
+        from slm_helpers import optimizers
+
+        optimizers.register()
+        uncompiled = keras.saving.load_model(full, compile=False, safe_mode=True)
+        keras.saving.save_model(uncompiled, folder, zipped=False)
+    finally:
+        shutil.rmtree(full, ignore_errors=True)
 
 
 def load_model(folder: str | Path, *, expected_digest: str | None = None) -> Any:
