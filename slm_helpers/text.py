@@ -198,15 +198,27 @@ class BPETokenizer:
 
     @classmethod
     def train(cls, texts: Iterable[str], num_merges: int, *, lower: bool = True) -> BPETokenizer:
-        """Learn merges from ``texts`` and build the vocabulary of every symbol seen."""
+        """Learn merges from ``texts``; the vocabulary is every base symbol and every merge product.
+
+        Base symbols (each training character and ``</w>``, sorted) come first, then each
+        merge's product in merge order, as minbpe and the ``tokenizers`` library build it.
+        (The pieces of the training words' final segmentation are not enough: a new word can
+        stop at a base symbol or an intermediate product that no training word ends with.)
+        """
         word_counts = Counter(w for text in texts for w in words(text, lower=lower))
-        tok = cls(learn_bpe(word_counts, num_merges))
-        pieces: Counter[str] = Counter()
-        for w, n in word_counts.items():
-            for piece in tok.segment_word(w):
-                pieces[piece] += n
-        tok.vocabulary = [PAD, UNK, *[p for p, _ in pieces.most_common()]]
-        return tok
+        return cls.from_merges(learn_bpe(word_counts, num_merges), {ch for w in word_counts for ch in w})
+
+    @classmethod
+    def from_merges(cls, merges: list[tuple[str, str]], alphabet: Iterable[str]) -> BPETokenizer:
+        """A tokenizer from merges and the training characters: vocabulary as in :meth:`train`."""
+        base = sorted({*alphabet, END_OF_WORD})
+        products = [a + b for a, b in merges]
+        return cls(list(merges), [PAD, UNK, *dict.fromkeys([*base, *products])])  # dict: unique, in order
+
+    @property
+    def alphabet(self) -> list[str]:
+        """The base symbols: the training characters (merge products are two characters or more)."""
+        return [p for p in self.vocabulary[2:] if len(p) == 1]
 
     def segment_word(self, word: str) -> list[str]:
         """Split one word into subword pieces by applying merges in the order learned."""

@@ -68,6 +68,36 @@ def test_bpe_round_trip_and_unknown_characters():
     assert tok.vocabulary[:2] == ["", "[UNK]"]
 
 
+def test_bpe_vocabulary_has_every_base_symbol_and_merge_product():
+    texts = ["the lower the newer", "the lowest newest", "a wider road"]
+    tok = text.BPETokenizer.train(texts, 25)
+    vocab = set(tok.vocabulary)
+    assert {ch for t in texts for ch in t.replace(" ", "")} | {"</w>"} <= vocab
+    assert {a + b for a, b in tok.merges} <= vocab
+    assert len(tok.vocabulary) == len(vocab)  # no piece twice
+    # "ewe" was never a training word: its segmentation ends in pieces that no training word
+    # ends with; the old vocabulary (final pieces of training words) had none of them.
+    for word in ("ewe", "rower", "dire", "wee"):
+        pieces = tok.segment_word(word)
+        assert all(p in vocab for p in pieces), (word, pieces)
+        assert 1 not in tok.encode(word), word  # only an unseen character may be [UNK]
+
+
+def test_bpe_segmentation_equals_the_tokenizers_library():
+    """The same merges in Hugging Face's BPE model cut every word the same way."""
+    tokenizers = pytest.importorskip("tokenizers")
+    texts = ["the lower the newer", "the lowest newest", "a wider road , slower and lower"]
+    tok = text.BPETokenizer.train(texts, 40)
+    end = "\ue000"  # one character for </w>: HF's BPE starts from single characters
+    to_hf = lambda piece: piece.replace("</w>", end)  # noqa: E731
+    vocab = {to_hf(p): i for i, p in enumerate(tok.vocabulary) if p}
+    hf = tokenizers.models.BPE(vocab, [(to_hf(a), to_hf(b)) for a, b in tok.merges], unk_token="[UNK]")
+    for word in ["lowest", "newer", "widest", "roads", "wonder", "slowly", "a", "eee", "zebra"]:
+        ours = [p if p in set(tok.vocabulary) else "[UNK]" for p in tok.segment_word(word)]
+        theirs = [t.value for t in hf.tokenize(word + end)]
+        assert [to_hf(p) for p in ours] == theirs, word
+
+
 def test_classic_merge_order():
     # Sennrich et al.'s toy example: the first merges are e+s, es+t, est+</w>.
     counts = {"low": 5, "lower": 2, "newest": 6, "widest": 3}
