@@ -134,9 +134,6 @@ class ModelTokenizer:
     def id_to_token(self, token_id: int) -> str:
         return self.keras_tokenizer.id_to_token(int(token_id))
 
-    def token_to_id(self, token: str) -> int:
-        return int(self.keras_tokenizer.token_to_id(token))
-
     def vocabulary_size(self) -> int:
         return int(self.keras_tokenizer.vocabulary_size())
 

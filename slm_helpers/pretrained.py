@@ -243,9 +243,8 @@ def load_tokenizer(source: ModelSource | None = None) -> Any:
     from slm_helpers.bert_text import ModelTokenizer
 
     source = source or resolve_source()
-    for name in ("vocab.txt", "tokenizer.json"):
-        folder = model_file(source, name).parent  # the hub puts both in one snapshot folder
-    return ModelTokenizer.from_folder(folder)
+    model_file(source, "tokenizer.json")  # on the hub: fetched into vocab.txt's snapshot folder
+    return ModelTokenizer.from_folder(model_file(source, "vocab.txt").parent)
 
 
 # ---------------------------------------------------------------------------------------
@@ -257,7 +256,7 @@ def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int = MAX_LENGTH)
     """WordPiece ids of each text as ``[CLS] ids… [SEP]``, at most ``max_length`` long.
 
     Longer texts lose their end, as the reference tokenizer truncates them (the model's
-    ``max_seq_length``, 256, is the default; :func:`truncated` counts who loses pieces).
+    ``max_seq_length``, 256, is the default).
     """
     if max_length < 3:
         raise ValueError(f"max_length must leave room for [CLS], one token and [SEP]; got {max_length}")
@@ -272,11 +271,6 @@ def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int = MAX_LENGTH)
     if hasattr(pieces, "to_list"):
         pieces = pieces.to_list()
     return [np.array([cls_id, *ids[: max_length - 2], sep_id], dtype=np.int32) for ids in pieces]
-
-
-def truncated(tokenizer: Any, texts: Sequence[str], max_length: int = MAX_LENGTH) -> int:
-    """How many of ``texts`` :func:`tokenize` cuts at ``max_length``."""
-    return sum(len(p) + 2 > max_length for p in tokenizer(list(texts)))
 
 
 def pad_batch(sequences: Sequence[np.ndarray], multiple: int = 1) -> dict[str, np.ndarray]:

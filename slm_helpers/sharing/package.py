@@ -83,9 +83,6 @@ def _save_uncompiled(model: Any, folder: Path) -> None:
     full = folder.parent / f"{folder.name}-compiled"
     try:
         keras.saving.save_model(model, full, zipped=False)
-        from slm_helpers import optimizers
-
-        optimizers.register()
         uncompiled = keras.saving.load_model(full, compile=False, safe_mode=True)
         keras.saving.save_model(uncompiled, folder, zipped=False)
     finally:
