@@ -19,7 +19,8 @@ What lives here (the lesson builds each piece in front of the learner first):
 - **transfer learning**: :func:`linear_probe` (logistic regression on frozen
   embeddings, ``C`` chosen on dev) and fine-tuning with a classification head:
   :func:`frozen_encoder` / :func:`encode_frozen` run the frozen lower layers once and
-  cache their token states, :func:`classifier_top` (the upper transformer layers, mean
+  cache their token states (in memory, or on disk in a
+  :class:`~slm_helpers.state_file.StateFile`), :func:`classifier_top` (the upper transformer layers, mean
   pooling and a dense head) trains on them (:func:`state_dataset`,
   :func:`compile_for_fine_tuning`), and :func:`text_classifier` joins both into one
   model from token ids to logits. Lesson 10 measures why: on 2 CPU cores a full
@@ -41,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from slm_helpers.state_file import StateFile
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 HUB_HANDLE = f"hf://{MODEL_ID}"
@@ -685,13 +688,20 @@ _COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def encode_frozen(
-    encoder: Any, sequences: Sequence[np.ndarray], batch_size: int = 64, state_dtype: Any = np.float16
-) -> tuple[np.ndarray, list[np.ndarray]]:
+    encoder: Any,
+    sequences: Sequence[np.ndarray],
+    batch_size: int = 64,
+    state_dtype: Any = np.float16,
+    *,
+    to_file: bool = False,
+) -> tuple[np.ndarray, Sequence[np.ndarray]]:
     """Run :func:`frozen_encoder` over all sequences in length-sorted batches.
 
     Returns the sentence vectors ``(n, dim)`` and, per sequence, its token states
     (unpadded; float16 by default: half the memory of float32, and the rounding, about
-    1e-3 relative, is far below what training changes).
+    1e-3 relative, is far below what training changes). The states are a list of arrays,
+    or with ``to_file`` a :class:`~slm_helpers.state_file.StateFile`, which keeps them in a
+    temporary file instead of the process's memory (lesson 10 does that for SST-2).
     The batches run through one compiled function, traced once for all lengths and kept
     for later calls with the same encoder.
     """
@@ -706,16 +716,21 @@ def encode_frozen(
         model = weakref.ref(encoder)  # a strong reference here would keep the encoder alive forever
         step = _COMPILED[encoder] = tf.function(lambda inputs: model()(inputs, training=False), input_signature=[spec])
     vectors: np.ndarray | None = None
-    states: list[np.ndarray] = [np.empty(0)] * len(sequences)
+    states: Any = None
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         hidden, vec = step(pad_batch([sequences[i] for i in idx]))
         hidden, vec = hidden.numpy(), vec.numpy()
         if vectors is None:
             vectors = np.empty((len(sequences), vec.shape[1]), dtype=np.float32)
+            states = StateFile(len(sequences), hidden.shape[2], state_dtype) if to_file else [None] * len(sequences)
         vectors[idx] = vec
         for row, i in enumerate(idx):
-            states[i] = hidden[row, : len(sequences[i])].astype(state_dtype)
+            state = hidden[row, : len(sequences[i])]
+            if to_file:
+                states.put(i, state)
+            else:
+                states[i] = state.astype(state_dtype)
     assert vectors is not None
     return vectors, states
 
@@ -784,9 +799,10 @@ def state_dataset(
         raise ValueError(f"{len(states)} state sequences but {len(labels)} labels")
     if not len(states):
         raise ValueError("state_dataset needs at least one sequence")
-    lengths = [len(s) for s in states]
+    # A StateFile knows its lengths and width without reading the file.
+    lengths = [int(n) for n in states.lengths] if isinstance(states, StateFile) else [len(s) for s in states]
     labels = np.asarray(labels)
-    dim = states[0].shape[1]
+    dim = states.dim if isinstance(states, StateFile) else states[0].shape[1]
     passes = itertools.count()
     n_batches = len(length_batches(lengths, batch_size, max_tokens=max_tokens))
     held = _Held(states)

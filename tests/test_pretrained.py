@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from slm_helpers import pretrained as pt
+from slm_helpers.state_file import StateFile
 
 # ---------------------------------------------------------------------------------------
 # Where the model comes from
@@ -420,6 +421,18 @@ def test_frozen_encoder_top_and_text_classifier_agree(tiny):
         np.testing.assert_allclose(via_states, whole[order], atol=1e-5)
     with pytest.raises(ValueError, match="0..1"):
         pt.frozen_encoder(backbone, 2)
+
+
+def test_encode_frozen_to_file_gives_the_same_states(tiny):
+    _, backbone, tokenizer = tiny
+    seqs = pt.tokenize(tokenizer, TEXTS)
+    encoder = pt.frozen_encoder(backbone, 1)
+    vectors, in_memory = pt.encode_frozen(encoder, seqs, 3)
+    vectors_too, on_disk = pt.encode_frozen(encoder, seqs, 3, to_file=True)
+    assert isinstance(on_disk, StateFile) and on_disk.lengths.tolist() == [len(s) for s in seqs]
+    np.testing.assert_array_equal(vectors, vectors_too)
+    for a, b in zip(in_memory, on_disk, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_frozen_encoder_runs_each_layer_once(tiny):
