@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import json
 import os
 import platform
 import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,8 @@ class EnvironmentReport:
     versions: dict[str, str | None]
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What TensorFlow's C++ runtime printed when the probe imported it (see probe_tensorflow).
+    tensorflow_log: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -164,11 +168,43 @@ def find_constraints(start: str | Path | None = None) -> Path | None:
     return None
 
 
-def list_gpus() -> list[str]:
-    """GPUs TensorFlow can see (imports TensorFlow)."""
-    import tensorflow as tf
+_GPU_PROBE = (
+    "import json, tensorflow as tf; "
+    "print(json.dumps([d.name for d in tf.config.list_physical_devices('GPU')]))"
+)
 
-    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+@dataclass
+class TensorFlowProbe:
+    """What a fresh TensorFlow sees: its GPUs, and the lines its C++ runtime logs at start-up."""
+
+    gpus: list[str]
+    startup_log: list[str]
+    error: str | None = None
+
+
+def probe_tensorflow(timeout: float = 300.0) -> TensorFlowProbe:
+    """Ask TensorFlow for its GPUs in a child process.
+
+    In a child, because importing TensorFlow prints its C++ start-up log (oneDNN, CUDA
+    driver lines) into whatever cell imports it, and costs the caller's process about
+    600 MB it would keep; here the log is captured and returned instead.
+    """
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", _GPU_PROBE], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return TensorFlowProbe([], [], f"importing TensorFlow took more than {timeout:.0f} s")
+    log = [line for line in run.stderr.splitlines() if line.strip()]
+    if run.returncode != 0:
+        return TensorFlowProbe([], log, f"importing TensorFlow failed: {log[-1] if log else run.returncode}")
+    return TensorFlowProbe(json.loads(run.stdout.strip().splitlines()[-1]), log)
+
+
+def list_gpus() -> list[str]:
+    """GPUs TensorFlow can see (asked in a child process, see :func:`probe_tensorflow`)."""
+    return probe_tensorflow().gpus
 
 
 def check_environment(*, with_gpu: bool = True, constraints: str | Path | None = None) -> EnvironmentReport:
@@ -178,6 +214,7 @@ def check_environment(*, with_gpu: bool = True, constraints: str | Path | None =
     versions = {name: installed_version(name) for name in (*KEY_PACKAGES, MODEL_PACKAGE)}
     memory = psutil.virtual_memory()
     limit = container_memory_limit()
+    probe = probe_tensorflow() if with_gpu else TensorFlowProbe([], [])
     available = memory.available if limit is None else min(memory.available, limit)  # at most the limit
     report = EnvironmentReport(
         python=platform.python_version(),
@@ -186,12 +223,15 @@ def check_environment(*, with_gpu: bool = True, constraints: str | Path | None =
         ram_total_gb=memory.total / 1e9,
         ram_available_gb=available / 1e9,
         memory_limit_gb=None if limit is None else limit / 1e9,
-        gpus=list_gpus() if with_gpu else [],
+        gpus=probe.gpus,
         mode=settings.mode(),
         data_cache=str(cache_dir()),
         data_mirrors=[str(p) for p in mirror_dirs()],
         versions=versions,
+        tensorflow_log=probe.startup_log,
     )
+    if probe.error:
+        report.problems.append(f"{probe.error}: reinstall with make (or pip install -c constraints.txt tensorflow)")
     if sys.version_info[:2] != (3, 11):
         report.problems.append(f"Python {report.python}: the course is pinned for Python 3.11")
     for name, version in versions.items():

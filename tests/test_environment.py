@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from slm_helpers import environment
 
 
@@ -63,3 +66,29 @@ def test_a_small_container_limit_caps_available_memory_and_warns(monkeypatch):
     assert report.memory_limit_gb == 2.0 and report.ram_available_gb <= 2.0
     assert any("one lesson at a time" in w for w in report.warnings)
     assert "container limit 2.0 GB" in str(report)
+
+
+def test_probe_asks_tensorflow_in_a_child_and_keeps_its_log():
+    code = (
+        "import sys; from slm_helpers import environment as e; p = e.probe_tensorflow(); "
+        "print('tensorflow' in sys.modules, p.error, isinstance(p.gpus, list), len(p.startup_log))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    imported, error, is_list, n_log = out.stdout.split()
+    assert (imported, error, is_list) == ("False", "None", "True"), out.stdout + out.stderr
+    assert not out.stderr.strip(), f"the probe leaked TensorFlow's log: {out.stderr[:300]}"
+    assert int(n_log) >= 0
+
+
+def test_a_broken_tensorflow_is_a_problem_with_its_message(monkeypatch):
+    monkeypatch.setattr(environment, "_GPU_PROBE", "import sys; sys.exit('ImportError: libtensorflow_cc.so.2')")
+    probe = environment.probe_tensorflow()
+    assert probe.gpus == [] and probe.error == "importing TensorFlow failed: ImportError: libtensorflow_cc.so.2"
+    report = environment.check_environment()
+    assert not report.ok and any("importing TensorFlow failed" in p for p in report.problems)
+
+
+def test_a_hanging_tensorflow_import_times_out(monkeypatch):
+    monkeypatch.setattr(environment, "_GPU_PROBE", "import time; time.sleep(30)")
+    probe = environment.probe_tensorflow(timeout=1)
+    assert probe.error == "importing TensorFlow took more than 1 s" and probe.gpus == []
