@@ -143,6 +143,45 @@ def test_adagrad_rows_is_pair_by_pair_adagrad_when_rows_differ():
     assert np.isclose(sq2[0, 0], 26.0) and np.isclose(param2[0, 0], -7.0 / np.sqrt(26.0))
 
 
+def _per_pair_glove(x, dim, epochs, lr, seed, eps=1e-8):
+    """GloVe by the formulas, one pair at a time: AdaGrad adds g^2 to G, then steps by lr g / sqrt(G)."""
+    rows, cols, vals = G._nonzeros(x)
+    init = G.GloVeParams.initialize(x.shape[0], dim, seed)
+    w, wt = init.w.astype(np.float64), init.w_tilde.astype(np.float64)
+    b, bt = init.b.astype(np.float64), init.b_tilde.astype(np.float64)
+    sq_w, sq_wt, sq_b, sq_bt = (np.full_like(a, eps) for a in (w, wt, b, bt))
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        for k in rng.permutation(len(vals)):
+            i, j = rows[k], cols[k]
+            e = w[i] @ wt[j] + b[i] + bt[j] - np.log(vals[k])
+            g = 2 * G.glove_weight(vals[k]) * e  # dJ/de for this pair
+            g_w, g_wt = g * wt[j], g * w[i]
+            sq_w[i] += g_w**2
+            sq_wt[j] += g_wt**2
+            sq_b[i] += g**2
+            sq_bt[j] += g**2
+            w[i] -= lr * g_w / np.sqrt(sq_w[i])
+            wt[j] -= lr * g_wt / np.sqrt(sq_wt[j])
+            b[i] -= lr * g / np.sqrt(sq_b[i])
+            bt[j] -= lr * g / np.sqrt(sq_bt[j])
+    return w, wt, b, bt
+
+
+def test_train_glove_with_batches_of_one_is_the_per_pair_loop():
+    rng = np.random.default_rng(7)
+    encoded = [rng.integers(0, 12, 6) for _ in range(40)]
+    x = cooccurrence_matrix(encoded, 12, window=2)
+    result = G.train_glove(x, dim=4, epochs=2, batch_size=1, seed=3)
+    expected = _per_pair_glove(x, dim=4, epochs=2, lr=0.05, seed=3)
+    got = (result.params.w, result.params.w_tilde, result.params.b, result.params.b_tilde)
+    for ours, theirs in zip(got, expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=2e-5)  # float32 table against a float64 loop
+    # With batches, every pair of a batch sees the parameters from before the batch: close, not equal.
+    batched = G.train_glove(x, dim=4, epochs=2, batch_size=64, seed=3)
+    assert not np.allclose(batched.params.w, expected[0], atol=2e-5)
+
+
 def test_train_glove_lowers_the_loss():
     rng = np.random.default_rng(4)
     encoded = [rng.integers(0, 10, 8) + 10 * (i % 2) for i in range(300)]

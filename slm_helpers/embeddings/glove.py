@@ -10,7 +10,9 @@ with ``x_max = 100`` and ``α = 3/4``. Writing ``e_ij`` for the bracket, the gra
 Training is AdaGrad (initial rate 0.05, as in the paper) over shuffled mini-batches of the
 non-zeros, fully vectorized: each batch gathers rows, computes all ``e_ij`` at once and
 sums the gradients into the rows it touched. The final vectors are ``W + W̃``.
-(The reference C code minimizes J / 2 one pair at a time; AdaGrad hardly notices the 2.)
+(The reference C code minimizes J / 2 one pair at a time, starts AdaGrad's sums at 1 and
+divides by the sum before adding the current squared gradient; lesson 03 lists what each
+difference does. With ``batch_size=1`` this module is the per-pair loop of standard AdaGrad.)
 """
 
 from __future__ import annotations
