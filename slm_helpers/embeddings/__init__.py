@@ -5,6 +5,7 @@
 - :mod:`.word2vec` gensim 4 ``Word2Vec`` with course defaults;
 - :mod:`.cooccurrence` GloVe's distance-weighted co-occurrence counts (sparse);
 - :mod:`.glove` the GloVe objective, its gradient and AdaGrad training;
+- :mod:`.ppmi` the count-based baseline on the same counts: PPMI, then a truncated SVD;
 - :mod:`.vectors` export to the word2vec text format and gensim ``KeyedVectors``;
 - :mod:`.evaluation` Spearman ρ and analogy accuracy, always with coverage;
 - :mod:`.explorer` the plain functions behind the nearest-neighbour explorer and 3-D plot.
@@ -47,6 +48,7 @@ from .glove import (
     glove_weight,
     train_glove,
 )
+from .ppmi import ppmi_matrix, ppmi_svd_vectors
 from .sgns import (
     keep_probability,
     noise_distribution,
@@ -65,6 +67,7 @@ __all__ = [
     "evaluate_all", "evaluate_analogies", "evaluate_similarity", "format_table",
     "glove_loss", "glove_loss_and_grads", "glove_weight", "keep_probability",
     "load_benchmarks", "load_course_corpus", "load_word2vec_text", "noise_distribution",
+    "ppmi_matrix", "ppmi_svd_vectors",
     "save_word2vec_text", "sgns_batch_loss_and_grads", "sgns_pair_loss_and_grads",
     "skipgram_pairs", "spearman_rho", "to_keyed_vectors", "tokenize", "train_glove", "train_sgns",
     "train_word2vec",
