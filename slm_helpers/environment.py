@@ -202,11 +202,6 @@ def probe_tensorflow(timeout: float = 300.0) -> TensorFlowProbe:
     return TensorFlowProbe(json.loads(run.stdout.strip().splitlines()[-1]), log)
 
 
-def list_gpus() -> list[str]:
-    """GPUs TensorFlow can see (asked in a child process, see :func:`probe_tensorflow`)."""
-    return probe_tensorflow().gpus
-
-
 def check_environment(*, with_gpu: bool = True, constraints: str | Path | None = None) -> EnvironmentReport:
     """Collect the environment report and list problems a learner should fix."""
     import psutil

@@ -799,10 +799,9 @@ def state_dataset(
         raise ValueError(f"{len(states)} state sequences but {len(labels)} labels")
     if not len(states):
         raise ValueError("state_dataset needs at least one sequence")
-    # A StateFile knows its lengths and width without reading the file.
-    lengths = [int(n) for n in states.lengths] if isinstance(states, StateFile) else [len(s) for s in states]
+    lengths = [len(s) for s in states]
     labels = np.asarray(labels)
-    dim = states.dim if isinstance(states, StateFile) else states[0].shape[1]
+    dim = states[0].shape[1]
     passes = itertools.count()
     n_batches = len(length_batches(lengths, batch_size, max_tokens=max_tokens))
     held = _Held(states)
