@@ -746,6 +746,29 @@ def bootstrap_interval(correct: Any, *, n: int = 2000, seed: int = 0, level: flo
     return float(low), float(high)
 
 
+def paired_bootstrap_interval(
+    correct_a: Any, correct_b: Any, *, n: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """An interval for accuracy(b) - accuracy(a) on the same test examples (a paired bootstrap).
+
+    Each resample draws test examples with replacement and scores both models on it, so
+    the examples both get right (or wrong) cancel: the interval is narrower than two
+    separate intervals suggest. An interval that contains 0 means "no clear difference".
+    """
+    a = np.asarray(correct_a, dtype=np.float64).ravel()
+    b = np.asarray(correct_b, dtype=np.float64).ravel()
+    if a.size != b.size or a.size == 0:
+        raise ValueError(f"both models must be scored on the same examples: got {a.size} and {b.size}")
+    if not (np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all()):
+        raise ValueError("expected one 0/1 (or bool) per example for each model")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    idx = np.random.default_rng(seed).integers(0, a.size, (n, a.size))
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(b[idx].mean(axis=1) - a[idx].mean(axis=1), [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def reference_for(dataset: str, name: str = "Kim 2014 CNN-rand") -> float:
     """A published test accuracy (%) from :data:`REFERENCES`, with a clear error if unknown."""
     key = (dataset, name)

@@ -256,3 +256,22 @@ def test_most_confident_errors_and_results_table():
     assert "| sst2 | CNN | 81.2 |  | 82.7 |  | Kim |" in table
     with pytest.raises(KeyError, match="known"):
         models.reference_for("sst2", "nobody")
+
+
+def test_paired_bootstrap_is_narrower_than_two_separate_intervals():
+    rng = np.random.default_rng(5)
+    a = rng.random(1000) < 0.8
+    b = a.copy()
+    flips = rng.choice(1000, 20, replace=False)  # the models disagree on 20 examples only
+    b[flips] = ~b[flips]
+    low, high = models.paired_bootstrap_interval(a, b)
+    diff = b.mean() - a.mean()
+    assert low <= diff <= high
+    # Only the 20 disagreements vary: half-width ~1.96 sqrt(20) / 1000, not 1.96 sqrt(2 p (1-p) / 1000).
+    assert (high - low) / 2 == pytest.approx(1.96 * np.sqrt(20) / 1000, rel=0.25)
+    assert (high - low) / 2 < 0.5 * 1.96 * np.sqrt(2 * 0.16 / 1000)
+    assert models.paired_bootstrap_interval(a, a) == (0.0, 0.0)  # identical predictions: no difference
+    with pytest.raises(ValueError, match="same examples"):
+        models.paired_bootstrap_interval(a, b[:-1])
+    with pytest.raises(ValueError, match="0/1"):
+        models.paired_bootstrap_interval([0.5], [1.0])

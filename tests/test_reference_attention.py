@@ -372,3 +372,11 @@ def test_power_law_exponent():
     assert att.power_law_exponent(x, 3 * x**2) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="positive"):
         att.power_law_exponent([1, 2], [0, 1])
+
+
+def test_measure_keras_block_seconds_times_every_length():
+    block = att.keras_prenorm_block(16, 2, 32, name="tiny")
+    seconds = att.measure_keras_block_seconds(block, [8, 16], repeats=2)
+    assert seconds.shape == (2,) and np.all(seconds > 0)
+    with pytest.raises(ValueError, match="repeats"):
+        att.measure_keras_block_seconds(block, [8], repeats=0)

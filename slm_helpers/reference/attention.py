@@ -565,3 +565,33 @@ def power_law_exponent(x: Sequence[float], y: Sequence[float]) -> float:
         raise ValueError(f"need two or more positive (x, y) pairs of equal length, got {x.shape} and {y.shape}")
     slope, _ = np.polyfit(np.log(x), np.log(y), 1)
     return float(slope)
+
+
+def measure_keras_block_seconds(block: Any, lengths: Sequence[int], *, repeats: int = 3, seed: int = 0) -> np.ndarray:
+    """Best-of-``repeats`` time of one forward pass of a Keras block on one sequence of each length.
+
+    ``block`` is a model ``[x (1, n, D), mask (1, n, n)] -> y`` such as
+    :func:`keras_prenorm_block`. Each length gets its own compiled function, traced and run
+    once before timing, so the times are the block's arithmetic and memory traffic, not
+    Python or tracing.
+    """
+    import tensorflow as tf
+
+    if repeats < 1 or not len(lengths):
+        raise ValueError(f"need one or more lengths and repeats >= 1, got {len(lengths)} lengths, repeats={repeats}")
+    width = int(block.inputs[0].shape[-1])
+    rng = np.random.default_rng(seed)
+    seconds = []
+    for n in lengths:
+        x = tf.constant(rng.normal(size=(1, n, width)).astype(np.float32))
+        mask = tf.ones((1, n, n), dtype=tf.bool)
+        forward = tf.function(lambda x, mask: block([x, mask], training=False))
+        forward(x, mask).numpy()  # trace and warm up
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            forward(x, mask).numpy()
+            best = min(best, time.perf_counter() - start)
+        seconds.append(best)
+    return np.asarray(seconds)
+
