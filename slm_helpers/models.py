@@ -19,7 +19,7 @@ TensorFlow, Keras and scikit-learn are imported inside the functions that need t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -729,21 +729,33 @@ def results_table(rows: Sequence[ResultRow]) -> str:
     return "\n".join(lines)
 
 
+def _correct_flags(correct: Any) -> np.ndarray:
+    flags = np.asarray(correct, dtype=np.float64).ravel()
+    if flags.size == 0 or not np.isin(flags, (0.0, 1.0)).all():
+        raise ValueError(f"expected one 0/1 (or bool) per example, got {flags.size} values")
+    return flags
+
+
+def _percentile_bootstrap(
+    statistic: Callable[[np.ndarray], np.ndarray], size: int, n: int, seed: int, level: float
+) -> tuple[float, float]:
+    """The ``level`` percentile interval of ``statistic`` over ``n`` resamples (rows of indices)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    idx = np.random.default_rng(seed).integers(0, size, (n, size))
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(statistic(idx), [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_interval(correct: Any, *, n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """A percentile-bootstrap interval for an accuracy: resample the test examples with replacement.
 
     ``correct`` is one boolean (or 0/1) per test example. For n examples the interval's
     half-width is close to 1.96·sqrt(p(1-p)/n), the normal approximation.
     """
-    correct = np.asarray(correct, dtype=np.float64).ravel()
-    if correct.size == 0 or not np.isin(correct, (0.0, 1.0)).all():
-        raise ValueError(f"expected one 0/1 (or bool) per example, got {correct.size} values")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    idx = np.random.default_rng(seed).integers(0, correct.size, (n, correct.size))
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(correct[idx].mean(axis=1), [tail, 100 - tail])
-    return float(low), float(high)
+    flags = _correct_flags(correct)
+    return _percentile_bootstrap(lambda idx: flags[idx].mean(axis=1), flags.size, n, seed, level)
 
 
 def paired_bootstrap_interval(
@@ -755,18 +767,10 @@ def paired_bootstrap_interval(
     the examples both get right (or wrong) cancel: the interval is narrower than two
     separate intervals suggest. An interval that contains 0 means "no clear difference".
     """
-    a = np.asarray(correct_a, dtype=np.float64).ravel()
-    b = np.asarray(correct_b, dtype=np.float64).ravel()
-    if a.size != b.size or a.size == 0:
+    a, b = _correct_flags(correct_a), _correct_flags(correct_b)
+    if a.size != b.size:
         raise ValueError(f"both models must be scored on the same examples: got {a.size} and {b.size}")
-    if not (np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all()):
-        raise ValueError("expected one 0/1 (or bool) per example for each model")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    idx = np.random.default_rng(seed).integers(0, a.size, (n, a.size))
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(b[idx].mean(axis=1) - a[idx].mean(axis=1), [tail, 100 - tail])
-    return float(low), float(high)
+    return _percentile_bootstrap(lambda idx: b[idx].mean(axis=1) - a[idx].mean(axis=1), a.size, n, seed, level)
 
 
 def reference_for(dataset: str, name: str = "Kim 2014 CNN-rand") -> float:

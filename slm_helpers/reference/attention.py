@@ -520,6 +520,17 @@ class AttentionCost:
     score_bytes: np.ndarray  # the size of one (n, n) score matrix
 
 
+def _best_seconds(run: Any, args: tuple, repeats: int) -> float:
+    """The shortest wall time of ``repeats`` calls of ``run(*args)``: the least disturbed one."""
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run(*args)
+        getattr(result, "numpy", lambda: None)()  # a tensor is read back: its work has finished
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def measure_attention_cost(lengths: Sequence[int], *, width: int = 64, repeats: int = 3,
                            seed: int = 0, dtype: Any = np.float32, threads: int | None = 1) -> AttentionCost:
     """Time (best of ``repeats``) and peak traced memory of single-head attention, n×width.
@@ -537,13 +548,8 @@ def measure_attention_cost(lengths: Sequence[int], *, width: int = 64, repeats: 
     seconds, peaks = [], []
     for n in lengths:
         q, k, v = (rng.normal(size=(n, width)).astype(dtype) for _ in range(3))
-        best = math.inf
         with threadpool_limits(limits=threads) if threads else nullcontext():
-            for _ in range(repeats):
-                start = time.perf_counter()
-                scaled_dot_product_attention(q, k, v)
-                best = min(best, time.perf_counter() - start)
-        seconds.append(best)
+            seconds.append(_best_seconds(scaled_dot_product_attention, (q, k, v), repeats))
         was_tracing = tracemalloc.is_tracing()
         if not was_tracing:
             tracemalloc.start()
@@ -587,11 +593,5 @@ def measure_keras_block_seconds(block: Any, lengths: Sequence[int], *, repeats: 
         mask = tf.ones((1, n, n), dtype=tf.bool)
         forward = tf.function(lambda x, mask: block([x, mask], training=False))
         forward(x, mask).numpy()  # trace and warm up
-        best = math.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            forward(x, mask).numpy()
-            best = min(best, time.perf_counter() - start)
-        seconds.append(best)
+        seconds.append(_best_seconds(forward, (x, mask), repeats))
     return np.asarray(seconds)
-
