@@ -736,15 +736,24 @@ def _correct_flags(correct: Any) -> np.ndarray:
     return flags
 
 
+_BOOTSTRAP_BLOCK_VALUES = 200_000  # indices per block of resamples: 1.6 MB as int64
+
+
 def _percentile_bootstrap(
     statistic: Callable[[np.ndarray], np.ndarray], size: int, n: int, seed: int, level: float
 ) -> tuple[float, float]:
     """The ``level`` percentile interval of ``statistic`` over ``n`` resamples (rows of indices)."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    idx = np.random.default_rng(seed).integers(0, size, (n, size))
+    rng = np.random.default_rng(seed)
+    # Resamples are drawn and scored a block of rows at a time, so memory stays at a few MB
+    # for any n (all at once, 2,000 resamples of SST-2's 1,821 test sentences took 90 MB);
+    # drawing the blocks one after another gives the same numbers as one (n, size) draw.
+    rows = max(1, _BOOTSTRAP_BLOCK_VALUES // size)
+    values = np.concatenate([statistic(rng.integers(0, size, (min(rows, n - start), size)))
+                             for start in range(0, n, rows)])
     tail = 100 * (1 - level) / 2
-    low, high = np.percentile(statistic(idx), [tail, 100 - tail])
+    low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
 
 

@@ -275,3 +275,18 @@ def test_paired_bootstrap_is_narrower_than_two_separate_intervals():
         models.paired_bootstrap_interval(a, b[:-1])
     with pytest.raises(ValueError, match="0/1"):
         models.paired_bootstrap_interval([0.5], [1.0])
+
+
+def test_bootstrap_resamples_in_blocks_with_the_numbers_of_one_draw():
+    import tracemalloc
+
+    correct = np.random.default_rng(5).random(1821) < 0.8
+    idx = np.random.default_rng(0).integers(0, correct.size, (2000, correct.size))  # all resamples at once
+    one_draw = np.percentile(correct[idx].mean(axis=1), [2.5, 97.5])
+    del idx
+    tracemalloc.start()
+    interval = models.bootstrap_interval(correct)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.allclose(interval, one_draw, atol=1e-12)
+    assert peak < 10 * 2**20, f"{peak / 2**20:.0f} MB: resamples should be scored a block at a time"
